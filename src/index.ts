@@ -1,0 +1,33 @@
+// The public surface of 'tulip': named re-exports, grouped by folder. No `export *`: a new
+// public name is a visible diff line (test/exports.test.ts pins the list).
+
+// loop
+export { EventLoop } from './loop/event-loop.js';
+export type { ExceptionContext, ExceptionHandler, LoopEvents, EventLoopOptions } from './loop/event-loop.js';
+export { Handle, TimerHandle } from './loop/handle.js';
+export { VirtualClock, realClock } from './loop/clock.js';
+export type { Clock } from './loop/clock.js';
+export { run, getRunningLoop, getEventLoop, setEventLoop, newEventLoop } from './loop/policy.js';
+export type { RunOptions } from './loop/policy.js';
+
+// tasks
+export type { Coroutine, Yieldable, Awaitable, CoroutineFunction } from './tasks/coroutine.js';
+export { Future, isFuture } from './tasks/future.js';
+export { Task } from './tasks/task.js';
+export type { TaskBody } from './tasks/task.js';
+export { createTask, currentTask, allTasks, ensureFuture, fromPromise } from './tasks/create-task.js';
+export {
+  CancelledError, InvalidStateError, TimeoutError, RuntimeError, KeyboardInterrupt, isCancellation,
+} from './tasks/errors.js';
+export type { CancelReason } from './tasks/errors.js';
+export { sleep } from './tasks/sleep.js';
+export { wait, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED } from './tasks/wait.js';
+export type { ReturnWhen } from './tasks/wait.js';
+export { waitFor } from './tasks/wait-for.js';
+export { timeout, timeoutAt, TimeoutScope } from './tasks/timeout.js';
+export { gather } from './tasks/gather.js';
+export type { GatherOptions } from './tasks/gather.js';
+export { shield } from './tasks/shield.js';
+export { asCompleted, AsCompleted } from './tasks/as-completed.js';
+export { taskGroup, TaskGroup } from './tasks/task-group.js';
+export { toThread } from './tasks/to-thread.js';

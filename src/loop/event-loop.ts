@@ -1,0 +1,536 @@
+// EventLoop: asyncio's scheduler on top of Node's event loop.
+//
+// Ready callbacks run in batches: a batch is what was ready when it started; anything
+// scheduled while it runs waits for the next batch (asyncio's _run_once). Due timers join the
+// ready queue at the start of each batch. Batches run back to back inside one Node turn
+// (#drive) while work is ready, so generator tasks pay nothing to Node per step; every
+// BUDGET_MS the drive yields to Node's I/O with setImmediate, so a task looping on `yield;`
+// cannot starve sockets or timers.
+//
+// Async-function tasks resume in promise jobs, which run only after the current JavaScript
+// stack unwinds. To keep the scheduling order a contract (API.md §2), whenever a ready
+// callback wakes such a task (a Future settles a promise, or a task starts its function) the
+// drive stops at that slot and resumes from queueMicrotask -> process.nextTick, which Node runs
+// only after the whole microtask queue is empty: the continuation has reached its next wait
+// before the next callback runs. Generator-only programs never take that path.
+//
+// One Node timer is armed, for the earliest deadline, and only when the loop goes idle; a
+// virtual clock never arms one (see clock.ts). While run*/runForever is active a ref'd
+// keep-alive interval holds the process open; it goes when the run ends, so a finished program
+// exits by itself. Rejected: one setTimeout per callLater (Node's timer lists are fast, but a
+// cancelled asyncio-style timeout per request would churn them, and ordering across loops and
+// the virtual clock would be lost).
+
+import { EventEmitter } from 'eventemitter3';
+import { performance } from 'node:perf_hooks';
+import { Handle, TimerHandle, type Runnable } from './handle.js';
+import { TimerHeap } from './timer-heap.js';
+import { realClock, type Clock } from './clock.js';
+import { asyncEverUsed, asyncTaskContext, current } from './running.js';
+import { Future } from '../tasks/future.js';
+import { Task, type TaskBody } from '../tasks/task.js';
+import { RuntimeError } from '../tasks/errors.js';
+import { isGenerator, isThenable, type Awaitable } from '../tasks/coroutine.js';
+
+/** Return to Node's I/O at least this often while callbacks keep coming. */
+const BUDGET_MS = 4;
+/** Node fires delays above 2**31-1 ms after 1 ms (TIMEOUT_MAX): arm far deadlines in slices. */
+const MAX_ARM_MS = 24 * 3600 * 1000;
+
+const IDLE = 0, SCHEDULED = 1, RUNNING = 2, DRAINING = 3;
+type DriveState = typeof IDLE | typeof SCHEDULED | typeof RUNNING | typeof DRAINING;
+
+/** asyncio: the `context` dict passed to exception handlers. */
+export interface ExceptionContext {
+  message: string;
+  exception?: unknown;
+  future?: Future<unknown>;
+  task?: Task<unknown>;
+  handle?: Handle;
+  [key: string]: unknown;
+}
+
+export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
+
+/** Events for tooling (eventemitter3). Payloads are built only when someone listens. */
+export interface LoopEvents {
+  slowCallback: (report: { name: string; duration: number }) => void;
+  taskCreated: (task: Task<unknown>) => void;
+  taskDone: (task: Task<unknown>) => void;
+}
+
+export interface EventLoopOptions {
+  clock?: Clock;
+  debug?: boolean;
+}
+
+/** asyncio: `AbstractEventLoop`. One scheduler; several may exist. */
+export class EventLoop {
+  /** Observable events for tooling: `slowCallback`, `taskCreated`, `taskDone`. */
+  readonly events = new EventEmitter<LoopEvents>();
+  /** asyncio: `slow_callback_duration`, in seconds. */
+  slowCallbackDuration = 0.1;
+  /** @internal set when a ready callback woke an async-function task (see the top comment). */
+  _asyncWoken = false;
+
+  readonly #clock: Clock;
+  #ready: Runnable[] = [];
+  #spare: Runnable[] = [];
+  /** The batch being run, kept across a microtask drain; null between batches. */
+  #batch: Runnable[] | null = null;
+  #batchIndex = 0;
+  readonly #timers = new TimerHeap();
+  #timerSeq = 0;
+  #state: DriveState = IDLE;
+  #running = false;
+  #stopping = false;
+  #closed = false;
+  #debug = false;
+  #nodeTimer: NodeJS.Timeout | null = null;
+  #nodeTimerWhen = -1;
+  #keepAlive: NodeJS.Timeout | null = null;
+  #jumpPending: NodeJS.Immediate | null = null;
+  #stopResolve: (() => void) | null = null;
+  #exceptionHandler: ExceptionHandler | null = null;
+  /** Strong references to every live task (asyncio keeps weak ones; we keep strong ones so a
+   *  task nobody holds still runs to completion, and so diagnostics can list them). */
+  readonly #tasks = new Set<Task<unknown>>();
+  readonly #signalListeners = new Map<string, () => void>();
+  #detachClock: (() => void) | null = null;
+
+  constructor(options: EventLoopOptions = {}) {
+    this.#clock = options.clock ?? realClock;
+    if (options.debug) this.#debug = true;
+    if (this.#clock._attach) this.#detachClock = this.#clock._attach(() => this.#wakeUp());
+  }
+
+  /** asyncio: `loop.time`. Seconds on the loop's clock. */
+  time(): number {
+    return this.#clock.now();
+  }
+
+  /** The clock this loop reads. Project only. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  // --- scheduling ------------------------------------------------------------------------
+
+  /** asyncio: `loop.call_soon`. Runs `cb(...args)` in the next batch, FIFO. */
+  callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A): Handle {
+    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    const h = new Handle(cb as (...a: any[]) => unknown, args, this);
+    this._pushReady(h);
+    return h;
+  }
+
+  /** asyncio: `loop.call_later`. Runs `cb(...args)` after `delay` seconds. */
+  callLater<A extends unknown[]>(delay: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {
+    if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`delay must be a number of seconds, got ${String(delay)}`);
+    return this.callAt(this.#clock.now() + delay, cb, ...args);
+  }
+
+  /** asyncio: `loop.call_at`. Runs `cb(...args)` when `time()` reaches `when`. */
+  callAt<A extends unknown[]>(when: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {
+    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`when must be a number of seconds, got ${String(when)}`);
+    const h = new TimerHandle(when, this.#timerSeq++, cb as (...a: any[]) => unknown, args, this);
+    this.#timers.push(h);
+    if (this.#state === IDLE) this.#wakeUp(); // re-arm for a possibly earlier deadline
+    return h;
+  }
+
+  /** @internal hot path: a Future, Task or Handle to run in the next batch. */
+  _pushReady(r: Runnable): void {
+    this.#ready.push(r);
+    if (this.#state === IDLE) this.#wakeUp();
+  }
+
+  /** @internal */
+  _timerCancelled(): void {
+    this.#timers.markDead();
+  }
+
+  /** Live timers in the heap. Project only (tests count them to prove nothing leaked). */
+  scheduledTimers(): number {
+    return this.#timers.live;
+  }
+
+  /** asyncio: `loop.create_future`. */
+  createFuture<T>(): Future<T> {
+    return new Future<T>(this);
+  }
+
+  /** asyncio: `loop.create_task`. Accepts a coroutine, a promise, or a function returning either. */
+  createTask<T>(body: TaskBody<T>, options: { name?: string } = {}): Task<T> {
+    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    return new Task<T>(body, this, options.name);
+  }
+
+  /** @internal */
+  _registerTask(task: Task<unknown>): void {
+    this.#tasks.add(task);
+    if (this.events.listenerCount('taskCreated') > 0) this.events.emit('taskCreated', task);
+  }
+
+  /** @internal */
+  _unregisterTask(task: Task<unknown>): void {
+    this.#tasks.delete(task);
+    if (this.events.listenerCount('taskDone') > 0) this.events.emit('taskDone', task);
+  }
+
+  /** asyncio: `all_tasks(loop)`. Tasks not yet done. */
+  allTasks(): Set<Task<unknown>> {
+    return new Set(this.#tasks);
+  }
+
+  // --- running ---------------------------------------------------------------------------
+
+  /** asyncio: `loop.is_running`. */
+  isRunning(): boolean {
+    return this.#running;
+  }
+
+  /** asyncio: `loop.is_closed`. */
+  isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** asyncio: `loop.run_forever`. Resolves after `stop()`. */
+  runForever(): Promise<void> {
+    if (this.#closed) return Promise.reject(new RuntimeError('Event loop is closed'));
+    if (this.#running) return Promise.reject(new RuntimeError('This event loop is already running'));
+    this.#running = true;
+    this.#stopping = false;
+    this.#keepAlive = setInterval(noop, 1 << 30);
+    return new Promise<void>((resolve) => {
+      this.#stopResolve = resolve;
+      if (this.#state === IDLE) this.#wakeUp();
+    });
+  }
+
+  /** asyncio: `loop.run_until_complete`. Runs the loop until `x` is done; its result. */
+  async runUntilComplete<T>(x: Awaitable<T> | (() => Awaitable<T>)): Promise<T> {
+    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    const fut = ensureFutureOn(x, this);
+    const stop = (): void => this.stop();
+    fut.addDoneCallback(stop);
+    try {
+      await this.runForever();
+    } finally {
+      fut.removeDoneCallback(stop);
+    }
+    if (!fut.done()) throw new RuntimeError('Event loop stopped before Future completed.');
+    return fut.result();
+  }
+
+  /** asyncio: `loop.stop`. The current batch finishes, then run* returns. */
+  stop(): void {
+    this.#stopping = true;
+    if (this.#running && this.#state === IDLE) this.#wakeUp();
+  }
+
+  /** asyncio: `loop.close`. Drops pending callbacks and timers; the loop cannot run again. */
+  close(): void {
+    if (this.#running) throw new RuntimeError('Cannot close a running event loop');
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ready = [];
+    this.#batch = null;
+    this.#timers.clear();
+    this.#disarmNodeTimer();
+    for (const sig of [...this.#signalListeners.keys()]) this.removeSignalHandler(sig);
+    this.#detachClock?.();
+    this.#detachClock = null;
+  }
+
+  // --- the drive -------------------------------------------------------------------------
+
+  #wakeUp(): void {
+    if (!this.#running || this.#state !== IDLE) return;
+    this.#state = SCHEDULED;
+    if (asyncUsed()) asyncTaskContext.exit(queueMicrotask, this.#drive);
+    else queueMicrotask(this.#drive);
+  }
+
+  readonly #drive = (): void => {
+    if (!this.#running) {
+      this.#state = IDLE;
+      return;
+    }
+    this.#state = RUNNING;
+    const prevLoop = current.loop;
+    current.loop = this;
+    try {
+      this.#runBatches();
+    } finally {
+      current.loop = prevLoop;
+    }
+  };
+
+  #runBatches(): void {
+    const start = performance.now();
+    let batches = 0;
+    for (;;) {
+      let batch = this.#batch;
+      if (batch === null) {
+        if (this.#stopping) return this.#finishRun();
+        this.#collectDueTimers();
+        if (this.#ready.length === 0) return this.#idle();
+        batch = this.#batch = this.#ready;
+        this.#ready = this.#spare;
+        this.#batchIndex = 0;
+      }
+      const n = batch.length;
+      let i = this.#batchIndex;
+      if (this.#debug) {
+        i = this.#runDebug(batch, i, n);
+      } else {
+        while (i < n) {
+          const r = batch[i++]!;
+          try {
+            r._run();
+          } catch (error) {
+            this.#callbackFailed(error, r);
+          }
+          if (this._asyncWoken) break;
+        }
+      }
+      if (i < n) {
+        this.#batchIndex = i;
+        return this.#drainThenContinue();
+      }
+      batch.length = 0;
+      this.#spare = batch;
+      this.#batch = null;
+      if (this._asyncWoken) return this.#drainThenContinue();
+      if (((++batches & 15) === 0 || n > 256) && performance.now() - start > BUDGET_MS) {
+        this.#state = SCHEDULED;
+        setImmediate(this.#drive);
+        return;
+      }
+    }
+  }
+
+  #runDebug(batch: Runnable[], i: number, n: number): number {
+    while (i < n) {
+      const r = batch[i++]!;
+      const t0 = performance.now();
+      try {
+        r._run();
+      } catch (error) {
+        this.#callbackFailed(error, r);
+      }
+      const duration = (performance.now() - t0) / 1000;
+      if (duration >= this.slowCallbackDuration) this.#reportSlow(r, duration);
+      if (this._asyncWoken) break;
+    }
+    return i;
+  }
+
+  #reportSlow(r: Runnable, duration: number): void {
+    const name = describeRunnable(r);
+    if (this.events.listenerCount('slowCallback') > 0) this.events.emit('slowCallback', { name, duration });
+    else process.emitWarning(`Executing ${name} took ${duration.toFixed(3)} seconds`, 'SlowCallbackWarning');
+  }
+
+  #drainThenContinue(): void {
+    this._asyncWoken = false;
+    this.#state = DRAINING;
+    // The microtask queues a tick; Node runs ticks only once the microtask queue is empty.
+    if (asyncUsed()) asyncTaskContext.exit(queueMicrotask, this.#tickDrive);
+    else queueMicrotask(this.#tickDrive);
+  }
+
+  readonly #tickDrive = (): void => {
+    process.nextTick(this.#drive);
+  };
+
+  #collectDueTimers(): void {
+    const timers = this.#timers;
+    if (timers.size === 0) return;
+    const now = this.#clock.now();
+    for (;;) {
+      const h = timers.peek();
+      if (h === undefined || h._when > now) break;
+      timers.pop();
+      this.#ready.push(h);
+    }
+  }
+
+  #idle(): void {
+    this.#state = IDLE;
+    const next = this.#timers.peek();
+    if (next === undefined) {
+      this.#disarmNodeTimer();
+      return;
+    }
+    const clock = this.#clock;
+    if (!clock.virtual) {
+      this.#armNodeTimer(next._when);
+    } else if (clock.autoJump && this.#jumpPending === null) {
+      // Let pending I/O callbacks and promise jobs run first: only then is the loop truly idle.
+      this.#jumpPending = setImmediate(this.#autoJump);
+    }
+  }
+
+  readonly #autoJump = (): void => {
+    this.#jumpPending = null;
+    if (!this.#running || this.#state !== IDLE) return;
+    const next = this.#timers.peek();
+    if (next === undefined) return;
+    if (this.#ready.length === 0) this.#clock._jumpTo!(next._when);
+    this.#state = SCHEDULED;
+    this.#drive();
+  };
+
+  #armNodeTimer(when: number): void {
+    if (this.#nodeTimer !== null && this.#nodeTimerWhen === when) return;
+    this.#disarmNodeTimer();
+    const ms = Math.min(MAX_ARM_MS, Math.max(0, Math.ceil((when - this.#clock.now()) * 1000)));
+    this.#nodeTimerWhen = when;
+    this.#nodeTimer = asyncUsed()
+      ? asyncTaskContext.exit(() => setTimeout(this.#onNodeTimer, ms))
+      : setTimeout(this.#onNodeTimer, ms);
+  }
+
+  #disarmNodeTimer(): void {
+    if (this.#nodeTimer !== null) {
+      clearTimeout(this.#nodeTimer);
+      this.#nodeTimer = null;
+      this.#nodeTimerWhen = -1;
+    }
+  }
+
+  readonly #onNodeTimer = (): void => {
+    this.#nodeTimer = null;
+    this.#nodeTimerWhen = -1;
+    if (this.#running && this.#state === IDLE) {
+      this.#state = SCHEDULED;
+      this.#drive();
+    }
+  };
+
+  #finishRun(): void {
+    this.#running = false;
+    this.#stopping = false;
+    this.#state = IDLE;
+    this.#disarmNodeTimer();
+    if (this.#jumpPending !== null) clearImmediate(this.#jumpPending);
+    this.#jumpPending = null;
+    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
+    this.#keepAlive = null;
+    const resolve = this.#stopResolve;
+    this.#stopResolve = null;
+    resolve?.();
+  }
+
+  #callbackFailed(error: unknown, r: Runnable): void {
+    this.callExceptionHandler({
+      message: `Exception in callback ${describeRunnable(r)}`,
+      exception: error,
+      ...(r instanceof Handle ? { handle: r } : {}),
+    });
+  }
+
+  // --- errors, debug, signals ------------------------------------------------------------
+
+  /** asyncio: `loop.set_exception_handler`. */
+  setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler !== null && typeof handler !== 'function') throw new TypeError(`handler must be a function or null, got ${String(handler)}`);
+    this.#exceptionHandler = handler;
+  }
+
+  /** asyncio: `loop.get_exception_handler`. */
+  getExceptionHandler(): ExceptionHandler | null {
+    return this.#exceptionHandler;
+  }
+
+  /** asyncio: `loop.default_exception_handler`. Prints the context to stderr. */
+  defaultExceptionHandler(context: ExceptionContext): void {
+    const lines = [context.message || 'Unhandled exception in event loop'];
+    for (const [key, value] of Object.entries(context)) {
+      if (key === 'message' || key === 'exception') continue;
+      lines.push(`${key}: ${String(value)}`);
+    }
+    const e = context.exception;
+    if (e !== undefined) lines.push(e instanceof Error ? (e.stack ?? String(e)) : String(e));
+    process.stderr.write(lines.join('\n') + '\n');
+  }
+
+  /** asyncio: `loop.call_exception_handler`. */
+  callExceptionHandler(context: ExceptionContext): void {
+    const handler = this.#exceptionHandler;
+    if (handler === null) {
+      this.defaultExceptionHandler(context);
+      return;
+    }
+    try {
+      handler(this, context);
+    } catch (error) {
+      this.defaultExceptionHandler({ message: 'Unhandled error in exception handler', exception: error, context: context.message });
+    }
+  }
+
+  /** asyncio: `loop.set_debug`. Reports callbacks and task steps slower than slowCallbackDuration. */
+  setDebug(on: boolean): void {
+    this.#debug = Boolean(on);
+  }
+
+  /** asyncio: `loop.get_debug`. */
+  getDebug(): boolean {
+    return this.#debug;
+  }
+
+  /** asyncio: `loop.add_signal_handler`. `cb(...args)` runs as a loop callback on each delivery. */
+  addSignalHandler<A extends unknown[]>(sig: NodeJS.Signals, cb: (...args: A) => unknown, ...args: A): void {
+    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    if (typeof cb !== 'function') throw new TypeError(`signal handler must be a function, got ${String(cb)}`);
+    this.removeSignalHandler(sig);
+    const listener = (): void => {
+      if (!this.#closed) this.callSoon(cb, ...args);
+    };
+    process.on(sig, listener);
+    this.#signalListeners.set(sig, listener);
+  }
+
+  /** asyncio: `loop.remove_signal_handler`. True if a handler was removed. */
+  removeSignalHandler(sig: NodeJS.Signals | string): boolean {
+    const listener = this.#signalListeners.get(sig);
+    if (listener === undefined) return false;
+    process.off(sig as NodeJS.Signals, listener);
+    this.#signalListeners.delete(sig);
+    return true;
+  }
+
+  /** @internal for diagnostics and tests */
+  _readyCount(): number {
+    return this.#ready.length + (this.#batch === null ? 0 : this.#batch.length - this.#batchIndex);
+  }
+
+  toString(): string {
+    return `<EventLoop running=${this.#running} closed=${this.#closed} debug=${this.#debug}>`;
+  }
+}
+
+function noop(): void {}
+
+function asyncUsed(): boolean {
+  return asyncEverUsed.value;
+}
+
+function describeRunnable(r: Runnable): string {
+  if (r instanceof Task) return `step of ${r}`;
+  if (r instanceof Future) return `done callbacks of ${r}`;
+  return String(r);
+}
+
+/** @internal ensureFuture with an explicit loop (asyncio's `ensure_future(x, loop=)`). */
+export function ensureFutureOn<T>(x: Awaitable<T> | (() => Awaitable<T>), loop: EventLoop): Future<T> {
+  if (x instanceof Future) {
+    if (x._loop !== loop) throw new RuntimeError('The future belongs to a different loop than the one specified');
+    return x;
+  }
+  if (isGenerator(x) || isThenable(x) || typeof x === 'function') return loop.createTask(x as TaskBody<T>);
+  throw new TypeError(`a Future, coroutine, promise or function is required, got ${String(x)}`);
+}

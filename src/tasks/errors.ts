@@ -1,0 +1,52 @@
+// Errors shared by every layer.
+//
+// Each class is one failure a caller can act on; its data lives in fields and its message
+// states what happened with the numbers. Every class sets `name` on its prototype so stack
+// traces and `String(error)` read like asyncio's. `CancelledError` carries an optional
+// `reason` so a later diagnostics layer can say *why* a task was cancelled; the message given
+// to `cancel(msg)` is the error's message, as in asyncio.
+
+/** asyncio: `CancelledError`. The operation was cancelled; never swallow it in a catch-all. */
+export class CancelledError extends Error {
+  /** Why the cancel happened, when the canceller said so (see `isCancellation`). */
+  reason: CancelReason | undefined;
+  constructor(message?: string, reason?: CancelReason) {
+    super(message ?? '');
+    this.reason = reason;
+  }
+}
+CancelledError.prototype.name = 'CancelledError';
+
+/** Why a task was cancelled. Project only: asyncio has only a message. */
+export type CancelReason =
+  | { kind: 'timeout'; deadline: number }
+  | { kind: 'sibling-failed'; error: unknown }
+  | { kind: 'parent-cancelled' }
+  | { kind: 'shutdown'; signal?: string }
+  | { kind: 'user'; message?: string };
+
+/** asyncio: `InvalidStateError`. A Future was asked for something its state does not allow. */
+export class InvalidStateError extends Error {}
+InvalidStateError.prototype.name = 'InvalidStateError';
+
+/** asyncio: `TimeoutError`. A deadline passed before the operation finished. */
+export class TimeoutError extends Error {}
+TimeoutError.prototype.name = 'TimeoutError';
+
+/** Python: `RuntimeError`. The loop or an object was used in a state where that is a bug
+ *  (a closed loop, a loop that is already running, a finished TaskGroup). */
+export class RuntimeError extends Error {}
+RuntimeError.prototype.name = 'RuntimeError';
+
+/** Python: `KeyboardInterrupt`. `run()` rejects with it after Ctrl-C cancelled main. */
+export class KeyboardInterrupt extends Error {
+  constructor(readonly signal: string = 'SIGINT') {
+    super(`interrupted by ${signal}`);
+  }
+}
+KeyboardInterrupt.prototype.name = 'KeyboardInterrupt';
+
+/** True for a `CancelledError`, whatever realm it came from. Project only. */
+export function isCancellation(error: unknown): error is CancelledError {
+  return error instanceof CancelledError;
+}

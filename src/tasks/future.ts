@@ -1,0 +1,333 @@
+// Future: asyncio's one-shot result holder, usable from `yield*` and from `await`.
+//
+// State is one-way: PENDING -> FINISHED | CANCELLED (small ints keep the field monomorphic).
+// Done callbacks never run inline: completing a future puts the future itself in its loop's
+// ready queue (no Handle, no closure), and the loop calls #runCallbacks in that batch slot, so
+// callbacks run in the order futures completed, exactly where asyncio's call_soon would run
+// them. A Task waiting on the future is one of those callbacks (an object with `_wake`), so
+// waking a task allocates nothing.
+//
+// The Future is its own iterator: `next()` yields the future while it is pending and returns
+// its result (or throws) once it is done, so `yield* fut` costs no generator object. `then()`
+// makes a Promise on first use only; its settling is queued as a done callback in the order it
+// was added, and tells the loop to let promise jobs finish before the next ready callback
+// (API.md §2, "Scheduling order"). An async-function task that calls `then()` is recorded as
+// waiting on this future, which is how `cancel()` reaches it (see Task#_awaiting).
+//
+// An exception nobody retrieved is reported through the loop's exception handler when the
+// future is garbage-collected (a FinalizationRegistry entry made only on failure).
+
+import type { EventLoop } from '../loop/event-loop.js';
+import type { Task } from './task.js';
+import type { Yieldable } from './coroutine.js';
+import { asyncTaskContext, getEventLoop } from '../loop/running.js';
+import { CancelledError, InvalidStateError, type CancelReason } from './errors.js';
+
+const PENDING = 0, FINISHED = 1, CANCELLED = 2;
+type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
+const STATE_NAMES = ['PENDING', 'FINISHED', 'CANCELLED'] as const;
+
+type DoneCallback<T> = (fut: Future<T>) => unknown;
+/** @internal A task parked on a future: woken in the callback's slot. */
+export interface Waiter {
+  _wake(fut: Future<unknown>): void;
+}
+
+interface Unretrieved { loop: EventLoop; error: unknown; what: string }
+const unretrieved = new FinalizationRegistry<Unretrieved>((held) => {
+  held.loop.callExceptionHandler({ message: `${held.what} exception was never retrieved`, exception: held.error });
+});
+
+/** asyncio: `Future`. A result that will exist later; `yield*`-able and awaitable. */
+export class Future<T> implements PromiseLike<T> {
+  /** @internal */ readonly _loop: EventLoop;
+  #state: State = PENDING;
+  #value: T | undefined = undefined;
+  /** The exception, or the CancelledError to raise once cancelled (made lazily). */
+  #error: unknown = undefined;
+  #cancelMessage: string | undefined = undefined;
+  /** @internal why it was cancelled (diagnostics). */ _cancelReason: CancelReason | undefined = undefined;
+  /** Done callbacks and waiting tasks, in the order added; allocated on first add. */
+  #callbacks: Array<DoneCallback<any> | Waiter> | null = null;
+  /** True while this future sits in the ready queue to run its callbacks. */
+  #queued = false;
+  /** Set by _resolveOnRun: the value to take when the queued slot runs. */
+  #pendingValue: T | undefined = undefined;
+  #promise: Promise<T> | null = null;
+  /** A FinalizationRegistry entry exists for an unretrieved exception. */
+  #reportable = false;
+
+  constructor(loop?: EventLoop) {
+    this._loop = loop ?? getEventLoop();
+  }
+
+  /** asyncio: `Future.get_loop`. */
+  getLoop(): EventLoop {
+    return this._loop;
+  }
+
+  /** asyncio: `Future.done`. */
+  done(): boolean {
+    return this.#state !== PENDING;
+  }
+
+  /** asyncio: `Future.cancelled`. */
+  cancelled(): boolean {
+    return this.#state === CANCELLED;
+  }
+
+  /** asyncio: `Future.result`. The value; throws the exception, CancelledError, or
+   *  InvalidStateError while pending. */
+  result(): T {
+    const state = this.#state;
+    if (state === FINISHED) {
+      if (this.#error === undefined) return this.#value as T;
+      this.#retrieved();
+      throw this.#error;
+    }
+    if (state === CANCELLED) throw this._cancelledError();
+    throw new InvalidStateError(`Result is not ready: ${this}`);
+  }
+
+  /** asyncio: `Future.exception`. The exception or null; throws CancelledError if cancelled. */
+  exception(): unknown {
+    const state = this.#state;
+    if (state === FINISHED) {
+      this.#retrieved();
+      return this.#error === undefined ? null : this.#error;
+    }
+    if (state === CANCELLED) throw this._cancelledError();
+    throw new InvalidStateError(`Exception is not set: ${this}`);
+  }
+
+  /** asyncio: `Future.set_result`. */
+  setResult(value: T): void {
+    this._finish(value);
+  }
+
+  /** asyncio: `Future.set_exception`. */
+  setException(error: unknown): void {
+    this._fail(error);
+  }
+
+  /** asyncio: `Future.cancel`. Returns false if already done. `reason` says why (project only). */
+  cancel(msg?: string, reason?: CancelReason): boolean {
+    if (this.#state !== PENDING) return false;
+    if (reason !== undefined) this._cancelReason = reason;
+    this.#state = CANCELLED;
+    this.#cancelMessage = msg;
+    this.#schedule();
+    return true;
+  }
+
+  /** asyncio: `Future.add_done_callback`. `cb(fut)` runs via the loop, never inline. */
+  addDoneCallback(cb: DoneCallback<T>): void {
+    if (this.#state !== PENDING && !this.#queued) {
+      this._loop.callSoon(cb, this);
+      return;
+    }
+    (this.#callbacks ??= []).push(cb);
+  }
+
+  /** asyncio: `Future.remove_done_callback`. Returns how many were removed. */
+  removeDoneCallback(cb: DoneCallback<T>): number {
+    const cbs = this.#callbacks;
+    if (cbs === null) return 0;
+    const kept = cbs.filter((c) => c !== cb);
+    const removed = cbs.length - kept.length;
+    if (removed > 0) this.#callbacks = kept;
+    return removed;
+  }
+
+  // --- iteration: `yield* fut` -------------------------------------------------------------
+
+  [Symbol.iterator](): Iterator<Yieldable, T, unknown> {
+    return this;
+  }
+
+  /** @internal Iterator protocol for `yield*`; not for direct use. */
+  next(): IteratorResult<Yieldable, T> {
+    if (this.#state === PENDING) return { value: this as Future<unknown>, done: false };
+    return { value: this.result(), done: true };
+  }
+
+  /** @internal Iterator protocol: an error thrown into `yield*` surfaces at that yield*. */
+  throw(error?: unknown): IteratorResult<Yieldable, T> {
+    throw error;
+  }
+
+  /** @internal Iterator protocol: closing the coroutine closes the wait. */
+  return(value?: any): IteratorResult<Yieldable, T> {
+    return { value, done: true };
+  }
+
+  // --- promise: `await fut` ----------------------------------------------------------------
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const task = asyncTaskContext.getStore();
+    if (task !== undefined) {
+      const refused = task._awaiting(this);
+      if (refused !== null) return refused.then(onFulfilled, onRejected);
+    }
+    return this.#getPromise().then(onFulfilled, onRejected);
+  }
+
+  #getPromise(): Promise<T> {
+    if (this.#promise !== null) return this.#promise;
+    this.#retrieved();
+    if (this.#state === PENDING || this.#queued) {
+      this.#promise = new Promise<T>((resolve, reject) => {
+        (this.#callbacks ??= []).push((f: Future<T>) => {
+          f._loop._asyncWoken = true; // let the continuation finish before the next callback
+          if (f.#state === FINISHED && f.#error === undefined) resolve(f.#value as T);
+          else reject(f.#state === CANCELLED ? f._cancelledError() : f.#error);
+        });
+      });
+    } else if (this.#state === FINISHED && this.#error === undefined) {
+      this.#promise = Promise.resolve(this.#value as T);
+    } else {
+      this.#promise = Promise.reject(this.#state === CANCELLED ? this._cancelledError() : this.#error);
+    }
+    return this.#promise;
+  }
+
+  // --- internals shared with Task and the loop --------------------------------------------
+
+  /** @internal */
+  _finish(value: T): void {
+    if (this.#state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this.#state]}: ${this}`);
+    this.#value = value;
+    this.#state = FINISHED;
+    this.#schedule();
+  }
+
+  /** @internal */
+  _fail(error: unknown): void {
+    if (this.#state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this.#state]}: ${this}`);
+    if (error === undefined) throw new TypeError('setException() needs an exception, got undefined');
+    this.#error = error;
+    this.#state = FINISHED;
+    if (!(error instanceof CancelledError)) {
+      this.#reportable = true;
+      unretrieved.register(this, { loop: this._loop, error, what: this._kind() }, this);
+    }
+    this.#schedule();
+  }
+
+  /** @internal Cancelled state carrying a given CancelledError (a task whose coroutine raised it). */
+  _finishCancelled(error: CancelledError): void {
+    if (this.#state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this.#state]}: ${this}`);
+    this.#error = error;
+    this.#cancelMessage = error.message;
+    this.#state = CANCELLED;
+    this.#schedule();
+  }
+
+  /** @internal The CancelledError to raise for a cancelled future. */
+  _cancelledError(): CancelledError {
+    if (this.#error instanceof CancelledError) return this.#error;
+    const error = new CancelledError(this.#cancelMessage, this._cancelReason);
+    this.#error = error;
+    return error;
+  }
+
+  /** @internal Finish with `value` when the loop reaches this slot: one batch from now. Used by
+   *  sleep(0), so a zero sleep costs one queue slot, as asyncio's bare yield does. */
+  _resolveOnRun(value: T): void {
+    this.#pendingValue = value;
+    this.#queued = true;
+    this._loop._pushReady(this);
+  }
+
+  /** @internal Park a task on this future. */
+  _addWaiter(waiter: Waiter): void {
+    (this.#callbacks ??= []).push(waiter);
+  }
+
+  /** @internal */
+  _removeWaiter(waiter: Waiter): void {
+    const cbs = this.#callbacks;
+    if (cbs === null) return;
+    const i = cbs.indexOf(waiter);
+    if (i >= 0) cbs.splice(i, 1);
+  }
+
+  /** @internal Ready-queue entry point: run the done callbacks (Task overrides for its step). */
+  _run(): void {
+    this.#queued = false;
+    if (this.#state === PENDING) {
+      this.#value = this.#pendingValue;
+      this.#pendingValue = undefined;
+      this.#state = FINISHED;
+    }
+    const cbs = this.#callbacks;
+    if (cbs === null) return;
+    this.#callbacks = null;
+    for (let i = 0; i < cbs.length; i++) {
+      const cb = cbs[i]!;
+      try {
+        if (typeof cb === 'function') cb(this);
+        else cb._wake(this as Future<unknown>);
+      } catch (error) {
+        this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception: error, future: this });
+      }
+    }
+  }
+
+  /** @internal for "Task exception was never retrieved" */
+  _kind(): string {
+    return 'Future';
+  }
+
+  #schedule(): void {
+    if (this.#queued || this.#callbacks === null) return;
+    this.#queued = true;
+    this._loop._pushReady(this);
+  }
+
+  #retrieved(): void {
+    if (this.#reportable) {
+      this.#reportable = false;
+      unretrieved.unregister(this);
+    }
+  }
+
+  /** @internal for diagnostics: what it holds, without marking it retrieved. */
+  _peekState(): { state: string; value: unknown; error: unknown } {
+    return { state: STATE_NAMES[this.#state], value: this.#value, error: this.#error };
+  }
+
+  toString(): string {
+    return `<${this._describe()}>`;
+  }
+
+  /** @internal */
+  _describe(): string {
+    const kind = this.constructor.name;
+    switch (this.#state) {
+      case PENDING: return `${kind} pending`;
+      case CANCELLED: return `${kind} cancelled`;
+      default:
+        return this.#error === undefined
+          ? `${kind} finished result=${short(this.#value)}`
+          : `${kind} finished exception=${short(this.#error)}`;
+    }
+  }
+}
+
+function short(x: unknown): string {
+  let s: string;
+  try { s = x instanceof Error ? `${x.name}: ${x.message}` : typeof x === 'string' ? JSON.stringify(x) : String(x); }
+  catch { s = Object.prototype.toString.call(x); }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Type guard usable across the layers. */
+export function isFuture(x: unknown): x is Future<unknown> {
+  return x instanceof Future;
+}
+
+export type { Task };

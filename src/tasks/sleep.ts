@@ -1,0 +1,35 @@
+// sleep: a Future finished by one timer; cancelling it cancels the timer.
+//
+// A zero (or negative) delay costs one ready-queue slot and no timer, like asyncio's bare
+// `yield` in `sleep(0)`: the caller resumes in the next batch, after everything already ready.
+
+import type { TimerHandle } from '../loop/handle.js';
+import { getEventLoop } from '../loop/running.js';
+import { Future } from './future.js';
+import type { CancelReason } from './errors.js';
+
+class SleepFuture<T> extends Future<T> {
+  /** @internal */ _timer: TimerHandle | null = null;
+
+  override cancel(msg?: string, reason?: CancelReason): boolean {
+    if (!super.cancel(msg, reason)) return false;
+    this._timer?.cancel();
+    this._timer = null;
+    return true;
+  }
+}
+
+function wake<T>(fut: SleepFuture<T>, result: T): void {
+  fut._timer = null;
+  if (!fut.done()) fut._finish(result);
+}
+
+/** asyncio: `sleep`. A Future that resolves to `result` after `delay` seconds. */
+export function sleep<T = void>(delay: number, result?: T): Future<T> {
+  if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`delay must be a number of seconds, got ${String(delay)}`);
+  const loop = getEventLoop();
+  const fut = new SleepFuture<T>(loop);
+  if (delay <= 0) fut._resolveOnRun(result as T);
+  else fut._timer = loop.callLater(delay, wake, fut, result as T);
+  return fut;
+}

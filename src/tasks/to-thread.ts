@@ -1,0 +1,94 @@
+// toThread: run blocking or CPU-heavy work in a worker thread; a Future of its result.
+//
+// A closure cannot cross into a worker, so the work is a *self-contained function*: its
+// source text is sent to the worker and compiled there (cached per source), and it may only use
+// its arguments, globals and `await import(...)` of modules. Arguments and the result cross by
+// structured clone (numbers, strings, Buffers, plain objects, Maps, Errors; not functions or
+// class instances' methods). The function may be async.
+//
+// Workers come from a lazy pool of up to availableParallelism() threads; idle workers are
+// unref'd, so they never keep the process alive. Cancelling the Future drops the result; the
+// thread runs to completion (asyncio's to_thread cannot interrupt a thread either).
+
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { getEventLoop } from '../loop/running.js';
+import { Future } from './future.js';
+
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const cache = new Map();
+parentPort.on('message', async ({ id, source, args }) => {
+  try {
+    let fn = cache.get(source);
+    if (fn === undefined) { fn = (0, eval)('(' + source + ')'); cache.set(source, fn); }
+    const value = await fn(...args);
+    parentPort.postMessage({ id, ok: true, value });
+  } catch (error) {
+    parentPort.postMessage({ id, ok: false, error });
+  }
+});`;
+
+interface Job { id: number; source: string; args: unknown[]; fut: Future<unknown> }
+
+class WorkerPool {
+  #idle: Worker[] = [];
+  #busy = new Map<Worker, Job>();
+  #queue: Job[] = [];
+  #nextId = 0;
+  readonly #max = Math.max(1, availableParallelism());
+
+  submit(source: string, args: unknown[], fut: Future<unknown>): void {
+    this.#queue.push({ id: this.#nextId++, source, args, fut });
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      let worker = this.#idle.pop();
+      if (worker === undefined) {
+        if (this.#busy.size >= this.#max) return;
+        worker = this.#spawn();
+      }
+      const job = this.#queue.shift()!;
+      if (job.fut.done()) { this.#idle.push(worker); continue; } // cancelled while queued
+      this.#busy.set(worker, job);
+      worker.ref();
+      worker.postMessage({ id: job.id, source: job.source, args: job.args });
+    }
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.on('message', (msg: { id: number; ok: boolean; value?: unknown; error?: unknown }) => {
+      const job = this.#busy.get(worker);
+      this.#busy.delete(worker);
+      worker.unref();
+      this.#idle.push(worker);
+      if (job !== undefined && !job.fut.done()) {
+        if (msg.ok) job.fut._finish(msg.value);
+        else job.fut._fail(msg.error);
+      }
+      this.#pump();
+    });
+    worker.on('error', (error) => {
+      const job = this.#busy.get(worker);
+      this.#busy.delete(worker);
+      this.#idle = this.#idle.filter((w) => w !== worker);
+      if (job !== undefined && !job.fut.done()) job.fut._fail(error);
+      this.#pump();
+    });
+    return worker;
+  }
+}
+
+let pool: WorkerPool | null = null;
+
+/** asyncio: `to_thread`. Runs `fn(...args)` in a worker thread; `fn` must be self-contained
+ *  (see the module comment) and `args` structured-cloneable. */
+export function toThread<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, ...args: A): Future<Awaited<R>> {
+  if (typeof fn !== 'function') throw new TypeError(`toThread needs a function, got ${String(fn)}`);
+  const fut = new Future<Awaited<R>>(getEventLoop());
+  (pool ??= new WorkerPool()).submit(fn.toString(), args, fut as Future<unknown>);
+  return fut;
+}
