@@ -72,6 +72,8 @@ export class EventLoop {
   slowCallbackDuration = 0.1;
   /** @internal set when a ready callback woke an async-function task (see the top comment). */
   _asyncWoken = false;
+  /** @internal the runnable that set _asyncWoken wants to run again at the same slot. */
+  _resumeSlot = false;
 
   readonly #clock: Clock;
   #ready: Runnable[] = [];
@@ -293,7 +295,10 @@ export class EventLoop {
           } catch (error) {
             this.#callbackFailed(error, r);
           }
-          if (this._asyncWoken) break;
+          if (this._asyncWoken) {
+            if (this._resumeSlot) { this._resumeSlot = false; i--; }
+            break;
+          }
         }
       }
       if (i < n) {
@@ -323,7 +328,10 @@ export class EventLoop {
       }
       const duration = (performance.now() - t0) / 1000;
       if (duration >= this.slowCallbackDuration) this.#reportSlow(r, duration);
-      if (this._asyncWoken) break;
+      if (this._asyncWoken) {
+        if (this._resumeSlot) { this._resumeSlot = false; i--; }
+        break;
+      }
     }
     return i;
   }

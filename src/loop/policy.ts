@@ -5,8 +5,8 @@
 // calls getEventLoop() (the greenlet bridge at top level) finds it; the previous default comes
 // back afterwards. Ctrl-C: the first SIGINT cancels main (its `finally` blocks run) and run
 // rejects with KeyboardInterrupt; a second SIGINT exits the process at once with status 130.
-// run installs that handler only when nobody else listens for SIGINT (asyncio.Runner does the
-// same with the default handler).
+// Differs from asyncio.Runner, which installs its handler only over Python's default one: here
+// run owns SIGINT while it runs (loaders such as tsx add listeners of their own).
 
 import { EventLoop } from './event-loop.js';
 import type { Clock } from './clock.js';
@@ -51,8 +51,7 @@ export async function run<T>(main: Awaitable<T> | (() => Coroutine<T> | PromiseL
     interrupted = true;
     if (!loop.isClosed()) loop.callSoon(() => task.cancel('KeyboardInterrupt', { kind: 'shutdown', signal: 'SIGINT' }));
   };
-  const ownSigint = process.listenerCount('SIGINT') === 0;
-  if (ownSigint) process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSigint);
   try {
     return await loop.runUntilComplete(task);
   } catch (error) {
@@ -62,7 +61,7 @@ export async function run<T>(main: Awaitable<T> | (() => Coroutine<T> | PromiseL
     try {
       await cancelAll(loop);
     } finally {
-      if (ownSigint) process.off('SIGINT', onSigint);
+      process.off('SIGINT', onSigint);
       loop.close();
       if (defaultLoop === loop) defaultLoop = previous;
     }

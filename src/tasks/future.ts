@@ -53,7 +53,10 @@ export class Future<T> implements PromiseLike<T> {
   #queued = false;
   /** Set by _resolveOnRun: the value to take when the queued slot runs. */
   #pendingValue: T | undefined = undefined;
+  /** A settled promise for then() after completion (made once). */
   #promise: Promise<T> | null = null;
+  /** Where _run resumes after a microtask drain. */
+  #cbIndex = 0;
   /** A FinalizationRegistry entry exists for an unretrieved exception. */
   #reportable = false;
 
@@ -176,21 +179,21 @@ export class Future<T> implements PromiseLike<T> {
   }
 
   #getPromise(): Promise<T> {
-    if (this.#promise !== null) return this.#promise;
     this.#retrieved();
     if (this.#state === PENDING || this.#queued) {
-      this.#promise = new Promise<T>((resolve, reject) => {
+      // One settle slot per then(): each awaiting async task is woken in its own turn, in the
+      // order it started waiting, like a task waiter (see _run).
+      return new Promise<T>((resolve, reject) => {
         (this.#callbacks ??= []).push((f: Future<T>) => {
           f._loop._asyncWoken = true; // let the continuation finish before the next callback
           if (f.#state === FINISHED && f.#error === undefined) resolve(f.#value as T);
           else reject(f.#state === CANCELLED ? f._cancelledError() : f.#error);
         });
       });
-    } else if (this.#state === FINISHED && this.#error === undefined) {
-      this.#promise = Promise.resolve(this.#value as T);
-    } else {
-      this.#promise = Promise.reject(this.#state === CANCELLED ? this._cancelledError() : this.#error);
     }
+    if (this.#promise !== null) return this.#promise;
+    if (this.#state === FINISHED && this.#error === undefined) this.#promise = Promise.resolve(this.#value as T);
+    else this.#promise = Promise.reject(this.#state === CANCELLED ? this._cancelledError() : this.#error);
     return this.#promise;
   }
 
@@ -211,6 +214,9 @@ export class Future<T> implements PromiseLike<T> {
     this.#error = error;
     this.#state = FINISHED;
     if (!(error instanceof CancelledError)) {
+      // V8 keeps the receivers of captured stack frames (this task among them) until `stack` is
+      // formatted; the registry holds the error, so format it now or the future is never freed.
+      if (error instanceof Error) void error.stack;
       this.#reportable = true;
       unretrieved.register(this, { loop: this._loop, error, what: this._kind() }, this);
     }
@@ -255,26 +261,38 @@ export class Future<T> implements PromiseLike<T> {
     if (i >= 0) cbs.splice(i, 1);
   }
 
-  /** @internal Ready-queue entry point: run the done callbacks (Task overrides for its step). */
+  /** @internal Ready-queue entry point: run the done callbacks (Task overrides for its step).
+   *  After a callback that woke an async task, the rest wait for the loop's microtask drain:
+   *  the loop calls _run again at the same slot (`_resumeSlot`). */
   _run(): void {
-    this.#queued = false;
     if (this.#state === PENDING) {
       this.#value = this.#pendingValue;
       this.#pendingValue = undefined;
       this.#state = FINISHED;
     }
     const cbs = this.#callbacks;
-    if (cbs === null) return;
-    this.#callbacks = null;
-    for (let i = 0; i < cbs.length; i++) {
+    if (cbs === null) {
+      this.#queued = false;
+      return;
+    }
+    const loop = this._loop;
+    for (let i = this.#cbIndex; i < cbs.length; i++) {
       const cb = cbs[i]!;
       try {
         if (typeof cb === 'function') cb(this);
         else cb._wake(this as Future<unknown>);
       } catch (error) {
-        this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception: error, future: this });
+        loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception: error, future: this });
+      }
+      if (loop._asyncWoken && i + 1 < cbs.length) {
+        this.#cbIndex = i + 1;
+        loop._resumeSlot = true;
+        return;
       }
     }
+    this.#callbacks = null;
+    this.#cbIndex = 0;
+    this.#queued = false;
   }
 
   /** @internal for "Task exception was never retrieved" */
