@@ -31,3 +31,13 @@ export { shield } from './tasks/shield.js';
 export { asCompleted, AsCompleted } from './tasks/as-completed.js';
 export { taskGroup, TaskGroup } from './tasks/task-group.js';
 export { toThread } from './tasks/to-thread.js';
+
+// sync
+export { Lock } from './sync/lock.js';
+export { Event } from './sync/event.js';
+export { Condition } from './sync/condition.js';
+export { Semaphore, BoundedSemaphore } from './sync/semaphore.js';
+export { Barrier } from './sync/barrier.js';
+export { Queue, PriorityQueue, LifoQueue } from './sync/queue.js';
+export { QueueEmpty, QueueFull, QueueShutDown, BrokenBarrierError } from './sync/errors.js';
+export type { Held } from './sync/waiters.js';

@@ -47,6 +47,10 @@ export class Future<T> implements PromiseLike<T> {
   #error: unknown = undefined;
   #cancelMessage: string | undefined = undefined;
   /** @internal why it was cancelled (diagnostics). */ _cancelReason: CancelReason | undefined = undefined;
+  /** @internal Set by sync primitives on a granted waiter: gives the grant back (releases the
+   *  lock, returns the item) when the generator task it woke is cancelled before it resumes,
+   *  so the grant is never lost. Called by Task#_wake. */
+  _onAbandon: (() => void) | null = null;
   /** Done callbacks and waiting tasks, in the order added; allocated on first add. */
   #callbacks: Array<DoneCallback<any> | Waiter> | null = null;
   /** True while this future sits in the ready queue to run its callbacks. */

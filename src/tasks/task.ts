@@ -150,8 +150,15 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 
   /** @internal the future this task waited on completed. */
-  _wake(_fut: Future<unknown>): void {
+  _wake(fut: Future<unknown>): void {
     this.#waitingOn = null;
+    const abandon = fut._onAbandon;
+    if (abandon !== null && this.#mustCancel && !fut.cancelled()) {
+      // Granted (a lock, an item) but cancelled before resuming: CancelledError will be raised
+      // at the yield*, so the coroutine never sees the grant; hand it back first.
+      fut._onAbandon = null;
+      abandon();
+    }
     this.#step(undefined, false);
   }
 

@@ -1,0 +1,42 @@
+// Event: asyncio's Event. set() wakes every waiter; a cancelled waiter just leaves the list.
+
+import type { Future } from '../tasks/future.js';
+import { doneFuture, enqueue, type WaiterFuture } from './waiters.js';
+
+/** asyncio: `Event`. */
+export class Event {
+  #set = false;
+  #waiters: WaiterFuture<true>[] = [];
+
+  /** asyncio: `Event.is_set`. */
+  isSet(): boolean {
+    return this.#set;
+  }
+
+  /** asyncio: `Event.set`. Wakes every waiter. */
+  set(): void {
+    if (this.#set) return;
+    this.#set = true;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      w._list = null;
+      w._finish(true);
+    }
+  }
+
+  /** asyncio: `Event.clear`. */
+  clear(): void {
+    this.#set = false;
+  }
+
+  /** asyncio: `Event.wait`. A Future of true once the event is set. */
+  wait(): Future<true> {
+    if (this.#set) return doneFuture(true);
+    return enqueue<true>(this.#waiters);
+  }
+
+  toString(): string {
+    return `<Event [${this.#set ? 'set' : 'unset'}] waiters=${this.#waiters.length}>`;
+  }
+}

@@ -1,0 +1,66 @@
+// Lock: asyncio's mutex, FIFO and without barging.
+//
+// Invariant: #locked is true while someone holds the lock *or* it has been handed to a waiter
+// whose task has not resumed yet; #waiters holds only pending futures. release() with waiters
+// hands the lock over (it stays locked); if the woken task is cancelled before it resumes, the
+// grant's abandon hook releases again, to the next waiter (see waiters.ts).
+
+import type { Future } from '../tasks/future.js';
+import { RuntimeError } from '../tasks/errors.js';
+import { doneFuture, enqueue, grantFirst, held, type Held, type WaiterFuture } from './waiters.js';
+
+/** asyncio: `Lock`. */
+export class Lock {
+  #locked = false;
+  readonly #waiters: WaiterFuture<any>[] = [];
+  /** Per-waiter value: true for acquire(), a Held for hold(). */
+  readonly #wantsHeld = new WeakSet<Future<unknown>>();
+
+  /** asyncio: `Lock.acquire`. A Future of true once the lock is this caller's. */
+  acquire(): Future<true> {
+    if (!this.#locked) {
+      this.#locked = true;
+      return doneFuture(true);
+    }
+    return enqueue<true>(this.#waiters);
+  }
+
+  /** asyncio: `Lock.release`. Throws RuntimeError if the lock is not held. */
+  release(): void {
+    if (!this.#locked) throw new RuntimeError('Lock is not acquired');
+    const next = this.#waiters[0];
+    if (next === undefined) {
+      this.#locked = false;
+      return;
+    }
+    grantFirst(this.#waiters, this.#wantsHeld.has(next) ? held(this.#release) : true, this.#release);
+  }
+
+  readonly #release = (): void => this.release();
+
+  /** asyncio: `Lock.locked`. */
+  locked(): boolean {
+    return this.#locked;
+  }
+
+  /** Project only (asyncio: `async with lock`). A Future of a disposable that releases:
+   *  `using _held = yield* lock.hold()`. */
+  hold(): Future<Held> {
+    if (!this.#locked) {
+      this.#locked = true;
+      return doneFuture(held(this.#release));
+    }
+    const w = enqueue<Held>(this.#waiters);
+    this.#wantsHeld.add(w);
+    return w;
+  }
+
+  /** @internal diagnostics */
+  _waiting(): number {
+    return this.#waiters.length;
+  }
+
+  toString(): string {
+    return `<Lock [${this.#locked ? 'locked' : 'unlocked'}] waiters=${this.#waiters.length}>`;
+  }
+}

@@ -1,0 +1,83 @@
+// Waiter queues shared by every primitive.
+//
+// A waiter is a Future in a FIFO list. Cancelling a waiting (pending) future removes it from
+// its list at once, so no dead waiter, timer or closure is left behind. Primitives *hand off*:
+// release()/put() grant the resource to the oldest waiter directly (its future completes with
+// it) instead of freeing it for whoever asks first, so a task that calls acquire() right after
+// a release() cannot jump the queue (asyncio reaches the same rule by checking for waiters in
+// acquire()). A granted waiter carries `_onAbandon`, which gives the grant back when the task
+// it woke is cancelled before it resumes (Task#_wake), so a grant is never lost.
+//
+// Also here: Symbol.dispose for `using` on runtimes that lack it, and the Held disposable.
+
+import type { EventLoop } from '../loop/event-loop.js';
+import { getEventLoop } from '../loop/running.js';
+import { Future } from '../tasks/future.js';
+import type { CancelReason } from '../tasks/errors.js';
+
+// Node 20 before 20.4 has no Symbol.dispose; TypeScript's `using` helper looks it up at run time.
+(Symbol as { dispose?: symbol }).dispose ??= Symbol.for('Symbol.dispose');
+
+export class WaiterFuture<T> extends Future<T> {
+  /** @internal the list this waiter sits in while pending */ _list: WaiterFuture<any>[] | null = null;
+  /** @internal what a putter carries */ _item: unknown = undefined;
+
+  override cancel(msg?: string, reason?: CancelReason): boolean {
+    if (!super.cancel(msg, reason)) return false;
+    const list = this._list;
+    if (list !== null) {
+      this._list = null;
+      const i = list.indexOf(this);
+      if (i >= 0) list.splice(i, 1);
+    }
+    return true;
+  }
+}
+
+/** A new waiter at the end of `list`. */
+export function enqueue<T>(list: WaiterFuture<any>[], loop: EventLoop = getEventLoop()): WaiterFuture<T> {
+  const w = new WaiterFuture<T>(loop);
+  w._list = list;
+  list.push(w);
+  return w;
+}
+
+/** Completes the oldest waiter with `value`; `abandon` runs if its task is cancelled before it
+ *  resumes. Returns false when nobody waits. */
+export function grantFirst<T>(list: WaiterFuture<T>[], value: T, abandon: (() => void) | null): boolean {
+  const w = list.shift();
+  if (w === undefined) return false;
+  w._list = null;
+  w._onAbandon = abandon;
+  w._finish(value);
+  return true;
+}
+
+/** A done future (the synchronous fast path of a waiting method). */
+export function doneFuture<T>(value: T): Future<T> {
+  const f = new Future<T>(getEventLoop());
+  f._finish(value);
+  return f;
+}
+
+/** A failed future. */
+export function failedFuture<T>(error: unknown): Future<T> {
+  const f = new Future<T>(getEventLoop());
+  f._fail(error);
+  return f;
+}
+
+/** What `hold()` resolves to: `using _ = yield* lock.hold()` releases at the end of the block. */
+export interface Held extends Disposable {
+  release(): void;
+}
+
+export function held(release: () => void): Held {
+  let done = false;
+  const once = (): void => {
+    if (done) return;
+    done = true;
+    release();
+  };
+  return { release: once, [Symbol.dispose]: once };
+}
