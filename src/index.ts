@@ -41,3 +41,13 @@ export { Barrier } from './sync/barrier.js';
 export { Queue, PriorityQueue, LifoQueue } from './sync/queue.js';
 export { QueueEmpty, QueueFull, QueueShutDown, BrokenBarrierError } from './sync/errors.js';
 export type { Held } from './sync/waiters.js';
+
+// transports and streams
+export { Protocol, Transport } from './loop/transport.js';
+export { Server } from './loop/server.js';
+export type { ConnectOptions, ServeOptions } from './loop/server.js';
+export { StreamReader } from './streams/stream-reader.js';
+export { StreamWriter } from './streams/stream-writer.js';
+export { openConnection, openUnixConnection, startServer, startUnixServer } from './streams/open-connection.js';
+export type { OpenOptions, StartOptions } from './streams/open-connection.js';
+export { IncompleteReadError, LimitOverrunError } from './streams/errors.js';

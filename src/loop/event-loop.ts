@@ -31,6 +31,8 @@ import { Future } from '../tasks/future.js';
 import { Task, type TaskBody } from '../tasks/task.js';
 import { RuntimeError } from '../tasks/errors.js';
 import { isGenerator, isThenable, type Awaitable } from '../tasks/coroutine.js';
+import { createConnection, createServer, type ConnectOptions, type ServeOptions, type Server } from './server.js';
+import type { Protocol, Transport } from './transport.js';
 
 /** Return to Node's I/O at least this often while callbacks keep coming. */
 const BUDGET_MS = 4;
@@ -509,6 +511,28 @@ export class EventLoop {
     process.off(sig as NodeJS.Signals, listener);
     this.#signalListeners.delete(sig);
     return true;
+  }
+
+  // --- transports (asyncio's low-level API; see transport.ts and server.ts) ----------------
+
+  /** asyncio: `loop.create_server`. A Future of the listening Server. */
+  createServer(protocolFactory: () => Protocol, host: string | null, port: number, options?: ServeOptions): Future<Server> {
+    return createServer(this, protocolFactory, { host, port }, options);
+  }
+
+  /** asyncio: `loop.create_unix_server`. */
+  createUnixServer(protocolFactory: () => Protocol, path: string, options?: ServeOptions): Future<Server> {
+    return createServer(this, protocolFactory, { path }, options);
+  }
+
+  /** asyncio: `loop.create_connection`. A Future of [transport, protocol]. */
+  createConnection<P extends Protocol>(protocolFactory: () => P, host: string, port: number, options?: ConnectOptions): Future<[Transport, P]> {
+    return createConnection(this, protocolFactory, { host, port }, options);
+  }
+
+  /** asyncio: `loop.create_unix_connection`. */
+  createUnixConnection<P extends Protocol>(protocolFactory: () => P, path: string, options?: ConnectOptions): Future<[Transport, P]> {
+    return createConnection(this, protocolFactory, { path }, options);
   }
 
   /** @internal for diagnostics and tests */

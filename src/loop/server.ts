@@ -1,0 +1,241 @@
+// Server, createServer and createConnection: listening and connecting sockets for the loop.
+//
+// TCP_NODELAY is on by default, as asyncio does since 3.6 (latency over small writes).
+// Server follows asyncio 3.12+: close() stops listening and leaves connections open;
+// waitClosed() resolves when the server is closed *and* its connections are gone;
+// closeClients()/abortClients() end them. serveForever() is a Future that stays pending until
+// the server closes; cancelling it closes the server. Errors from Node (ECONNREFUSED,
+// EADDRINUSE...) are passed as they are, so `error.code` stays reachable.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import type { EventLoop } from './event-loop.js';
+import { Transport, type Protocol } from './transport.js';
+import { Future } from '../tasks/future.js';
+import type { CancelReason } from '../tasks/errors.js';
+
+export interface ConnectOptions {
+  /** TLS: true for defaults, or node:tls connect options (a secure context, ca, ...). */
+  ssl?: boolean | tls.ConnectionOptions;
+  serverHostname?: string;
+  noDelay?: boolean;
+  localAddr?: [host: string, port: number];
+}
+
+export interface ServeOptions {
+  /** TLS: node:tls server options (key, cert, ...). */
+  ssl?: tls.TlsOptions;
+  backlog?: number;
+  reuseAddress?: boolean;
+  startServing?: boolean;
+  noDelay?: boolean;
+}
+
+/** asyncio: `Server`. */
+export class Server {
+  readonly #loop: EventLoop;
+  readonly #net: net.Server;
+  readonly #listen: () => void;
+  #serving = false;
+  #closed = false;
+  readonly #transports = new Set<Transport>();
+  #closedWaiters: Future<void>[] = [];
+  #forever: Future<void> | null = null;
+
+  /** @internal */
+  constructor(loop: EventLoop, netServer: net.Server, listen: () => void) {
+    this.#loop = loop;
+    this.#net = netServer;
+    this.#listen = listen;
+  }
+
+  /** @internal */
+  _attach(t: Transport): void {
+    this.#transports.add(t);
+    t._onLost = (lost) => {
+      this.#transports.delete(lost);
+      this.#maybeWake();
+    };
+  }
+
+  /** @internal */
+  _markServing(): void {
+    this.#serving = true;
+  }
+
+  /** asyncio: `Server.sockets`, as Node AddressInfo objects. */
+  get sockets(): net.AddressInfo[] {
+    const a = this.#net.address();
+    return a === null || typeof a === 'string' ? [] : [a];
+  }
+
+  /** The bound address (a path for Unix servers). Project only. */
+  address(): net.AddressInfo | string | null {
+    return this.#net.address();
+  }
+
+  /** asyncio: `Server.is_serving`. */
+  isServing(): boolean {
+    return this.#serving && !this.#closed;
+  }
+
+  /** asyncio: `Server.start_serving`. */
+  startServing(): Future<void> {
+    const fut = new Future<void>(this.#loop);
+    if (this.#serving || this.#closed) {
+      fut._finish(undefined);
+      return fut;
+    }
+    this.#net.once('listening', () => { this.#serving = true; if (!fut.done()) fut._finish(undefined); });
+    this.#net.once('error', (e) => { if (!fut.done()) fut._fail(e); });
+    this.#listen();
+    return fut;
+  }
+
+  /** asyncio: `Server.serve_forever`. Pending until the server closes; cancelling it closes the server. */
+  serveForever(): Future<void> {
+    if (this.#forever !== null) return this.#forever;
+    const server = this;
+    class Forever extends Future<void> {
+      override cancel(msg?: string, reason?: CancelReason): boolean {
+        const r = super.cancel(msg, reason);
+        if (r) server.close();
+        return r;
+      }
+    }
+    const fut = new Forever(this.#loop);
+    this.#forever = fut;
+    if (!this.#serving) this.startServing();
+    if (this.#closed) fut._finish(undefined);
+    return fut;
+  }
+
+  /** asyncio: `Server.close`. Stops listening; open connections stay until they end. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#serving = false;
+    this.#net.close(() => this.#maybeWake());
+    if (this.#forever !== null && !this.#forever.done()) this.#forever._finish(undefined);
+  }
+
+  /** asyncio: `Server.close_clients` (3.13). */
+  closeClients(): void {
+    for (const t of this.#transports) t.close();
+  }
+
+  /** asyncio: `Server.abort_clients` (3.13). */
+  abortClients(): void {
+    for (const t of this.#transports) t.abort();
+  }
+
+  /** asyncio: `Server.wait_closed`. Resolves once closed and every connection is gone. */
+  waitClosed(): Future<void> {
+    const fut = new Future<void>(this.#loop);
+    this.#closedWaiters.push(fut);
+    this.#maybeWake();
+    return fut;
+  }
+
+  /** Open connections. Project only (tests count them). */
+  get connectionCount(): number {
+    return this.#transports.size;
+  }
+
+  #maybeWake(): void {
+    if (!this.#closed || this.#net.listening || this.#transports.size > 0) return;
+    const waiters = this.#closedWaiters;
+    this.#closedWaiters = [];
+    for (const w of waiters) if (!w.done()) w._finish(undefined);
+  }
+
+  toString(): string {
+    return `<Server ${this.#closed ? 'closed' : this.#serving ? 'serving' : 'idle'} connections=${this.#transports.size}>`;
+  }
+}
+
+/** asyncio: `loop.create_server` for TCP (host, port) or a Unix path. */
+export function createServer(
+  loop: EventLoop,
+  protocolFactory: () => Protocol,
+  where: { host?: string | null; port?: number; path?: string },
+  options: ServeOptions = {},
+): Future<Server> {
+  const fut = new Future<Server>(loop);
+  const noDelay = options.noDelay ?? where.path === undefined;
+  let server: Server;
+  const onSocket = (socket: net.Socket): void => {
+    if (noDelay) socket.setNoDelay(true);
+    const protocol = protocolFactory();
+    server._attach(new Transport(loop, socket, protocol));
+  };
+  const netServer = options.ssl
+    ? tls.createServer({ ...options.ssl, allowHalfOpen: true } as tls.TlsOptions, onSocket)
+    : net.createServer({ allowHalfOpen: true }, onSocket);
+  const listen = (): void => {
+    if (where.path !== undefined) netServer.listen({ path: where.path, backlog: options.backlog ?? 100 });
+    else netServer.listen({ host: where.host ?? undefined, port: where.port ?? 0, backlog: options.backlog ?? 100, exclusive: true });
+  };
+  server = new Server(loop, netServer, listen);
+  if (options.startServing === false) {
+    fut._finish(server);
+    return fut;
+  }
+  const onError = (error: Error): void => {
+    if (!fut.done()) fut._fail(error);
+  };
+  netServer.once('error', onError);
+  netServer.once('listening', () => {
+    netServer.off('error', onError);
+    server._markServing();
+    if (!fut.done()) fut._finish(server);
+  });
+  listen();
+  return fut;
+}
+
+/** asyncio: `loop.create_connection` for TCP (host, port) or a Unix path. */
+export function createConnection<P extends Protocol>(
+  loop: EventLoop,
+  protocolFactory: () => P,
+  where: { host?: string; port?: number; path?: string },
+  options: ConnectOptions = {},
+): Future<[Transport, P]> {
+  const fut = new Future<[Transport, P]>(loop);
+  let socket: net.Socket;
+  const connectEvent = options.ssl ? 'secureConnect' : 'connect';
+  if (options.ssl) {
+    const base = typeof options.ssl === 'object' ? options.ssl : {};
+    socket = tls.connect({
+      ...base,
+      host: where.host, port: where.port, path: where.path,
+      servername: options.serverHostname ?? base.servername ?? (where.host && !net.isIP(where.host) ? where.host : undefined),
+      allowHalfOpen: true,
+    } as tls.ConnectionOptions);
+  } else if (where.path !== undefined) {
+    socket = net.connect({ path: where.path, allowHalfOpen: true });
+  } else {
+    socket = net.connect({
+      host: where.host, port: where.port!, allowHalfOpen: true, noDelay: options.noDelay ?? true,
+      localAddress: options.localAddr?.[0], localPort: options.localAddr?.[1],
+    });
+  }
+  const onError = (error: Error): void => {
+    if (!fut.done()) fut._fail(error);
+    socket.destroy();
+  };
+  socket.once('error', onError);
+  socket.once(connectEvent, () => {
+    socket.off('error', onError);
+    if (fut.done()) { // cancelled while connecting
+      socket.destroy();
+      return;
+    }
+    if (options.noDelay ?? where.path === undefined) socket.setNoDelay(true);
+    const protocol = protocolFactory();
+    const transport = new Transport(loop, socket, protocol);
+    fut._finish([transport, protocol]);
+  });
+  fut.addDoneCallback(() => { if (fut.cancelled()) socket.destroy(); });
+  return fut;
+}

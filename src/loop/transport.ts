@@ -1,0 +1,248 @@
+// Protocol and Transport: asyncio's low-level callback API over node:net (and node:tls, whose
+// sockets are net.Sockets).
+//
+// Protocol callbacks run with this loop as the running loop. dataReceived is called straight
+// from the socket's 'data' event (no callSoon per chunk: that would cost a Handle per read and
+// add a batch of latency); connectionMade and connectionLost go through callSoon, as asyncio
+// orders them. Sockets are half-open capable: on EOF the protocol's eofReceived() decides (a
+// truthy return keeps the write side open; otherwise the transport closes).
+//
+// Flow control both ways. Writing: Node never refuses a write, so the transport watches
+// socket.writableLength against asyncio's high/low water marks (64 KiB / 16 KiB) and calls
+// pauseWriting()/resumeWriting(). Reading: pauseReading() really stops reading (socket.pause()
+// stops libuv reads, and the kernel's window then pushes back on the peer).
+
+import net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { EventLoop } from './event-loop.js';
+import { current } from './running.js';
+
+const DEFAULT_HIGH = 64 * 1024;
+
+/** asyncio: `Protocol`. Subclass and override the callbacks you need. */
+export class Protocol {
+  connectionMade(_transport: Transport): void {}
+  dataReceived(_data: Buffer): void {}
+  /** Return true to keep the write side open after the peer's EOF. */
+  eofReceived(): boolean | void {}
+  connectionLost(_error: Error | null): void {}
+  pauseWriting(): void {}
+  resumeWriting(): void {}
+}
+
+/** @internal Runs `fn` with `loop` as the running loop (callbacks from Node's own events). */
+export function inLoop<A>(loop: EventLoop, fn: (a: A) => void, a: A): void {
+  const prev = current.loop;
+  current.loop = loop;
+  try {
+    fn(a);
+  } catch (error) {
+    loop.callExceptionHandler({ message: 'Exception in protocol callback', exception: error });
+  } finally {
+    current.loop = prev;
+  }
+}
+
+/** asyncio: `Transport` for a stream socket. Made by createConnection/createServer. */
+export class Transport {
+  readonly #loop: EventLoop;
+  readonly #socket: net.Socket;
+  #protocol: Protocol;
+  #closing = false;
+  #lost = false;
+  #reading = true;
+  #writePaused = false;
+  #high = DEFAULT_HIGH;
+  #low = DEFAULT_HIGH / 4;
+  #error: Error | null = null;
+  /** @internal called once the connection is lost (servers track their transports) */
+  _onLost: ((t: Transport) => void) | null = null;
+
+  /** @internal */
+  constructor(loop: EventLoop, socket: net.Socket, protocol: Protocol) {
+    this.#loop = loop;
+    this.#socket = socket;
+    this.#protocol = protocol;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.on('drain', this.#onDrain);
+    loop.callSoon(this.#made);
+  }
+
+  readonly #made = (): void => {
+    if (this.#lost) return;
+    this.#protocol.connectionMade(this);
+  };
+
+  readonly #onData = (data: Buffer): void => {
+    const prev = current.loop;
+    current.loop = this.#loop;
+    try {
+      this.#protocol.dataReceived(data);
+    } catch (error) {
+      this.#loop.callExceptionHandler({ message: 'Fatal error: protocol.dataReceived() call failed.', exception: error });
+      this.abort();
+    } finally {
+      current.loop = prev;
+    }
+  };
+
+  readonly #onEnd = (): void => {
+    let keepOpen: boolean | void = false;
+    const prev = current.loop;
+    current.loop = this.#loop;
+    try {
+      keepOpen = this.#protocol.eofReceived();
+    } catch (error) {
+      this.#loop.callExceptionHandler({ message: 'Fatal error: protocol.eofReceived() call failed.', exception: error });
+    } finally {
+      current.loop = prev;
+    }
+    if (!keepOpen) this.close();
+  };
+
+  readonly #onError = (error: Error): void => {
+    this.#error ??= error;
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#closing = true;
+    this._onLost?.(this);
+    if (this.#loop.isClosed()) return;
+    this.#loop.callSoon(this.#lose);
+  };
+
+  readonly #lose = (): void => {
+    this.#protocol.connectionLost(this.#error);
+  };
+
+  readonly #onDrain = (): void => {
+    if (this.#writePaused && this.#socket.writableLength <= this.#low) {
+      this.#writePaused = false;
+      inLoop(this.#loop, () => this.#protocol.resumeWriting(), undefined);
+    }
+  };
+
+  /** asyncio: `Transport.write`. Buffers without limit; pauseWriting() tells the protocol to stop. */
+  write(data: Uint8Array | string): void {
+    if (this.#closing || this.#lost) return; // asyncio logs "socket.send() raised exception" and drops
+    if (data.length === 0) return;
+    this.#socket.write(data);
+    if (!this.#writePaused && this.#socket.writableLength > this.#high) {
+      this.#writePaused = true;
+      this.#protocol.pauseWriting();
+    }
+  }
+
+  /** asyncio: `Transport.writelines`. One writev where Node can. */
+  writeLines(list: Iterable<Uint8Array | string>): void {
+    const socket = this.#socket;
+    socket.cork();
+    try {
+      for (const data of list) this.write(data);
+    } finally {
+      socket.uncork();
+    }
+  }
+
+  /** asyncio: `Transport.write_eof`. Half-closes after the buffered data. */
+  writeEof(): void {
+    if (this.#closing) return;
+    this.#socket.end();
+  }
+
+  /** asyncio: `Transport.can_write_eof`. */
+  canWriteEof(): boolean {
+    return !('encrypted' in this.#socket) || (this.#socket as TLSSocket).encrypted !== true;
+  }
+
+  /** asyncio: `Transport.close`. Flushes buffered data, then closes; connectionLost(null) follows. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const socket = this.#socket;
+    if (socket.writableLength === 0 || socket.writableEnded) socket.destroySoon();
+    else socket.end(() => socket.destroy());
+    if (socket.readableEnded === false) socket.resume(); // read to EOF so 'close' comes
+  }
+
+  /** asyncio: `Transport.abort`. Closes at once, dropping buffered data. */
+  abort(): void {
+    this.#closing = true;
+    this.#socket.destroy();
+  }
+
+  /** asyncio: `Transport.is_closing`. */
+  isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /** asyncio: `Transport.pause_reading`. Stops reading from the socket. */
+  pauseReading(): void {
+    if (!this.#reading || this.#closing) return;
+    this.#reading = false;
+    this.#socket.pause();
+  }
+
+  /** asyncio: `Transport.resume_reading`. */
+  resumeReading(): void {
+    if (this.#reading || this.#closing) return;
+    this.#reading = true;
+    this.#socket.resume();
+  }
+
+  /** asyncio: `Transport.is_reading`. */
+  isReading(): boolean {
+    return this.#reading && !this.#closing;
+  }
+
+  /** asyncio: `Transport.get_write_buffer_size`. Bytes queued in Node's socket. */
+  getWriteBufferSize(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** asyncio: `Transport.get_write_buffer_limits`. */
+  getWriteBufferLimits(): [low: number, high: number] {
+    return [this.#low, this.#high];
+  }
+
+  /** asyncio: `Transport.set_write_buffer_limits`. Bytes. */
+  setWriteBufferLimits(high?: number, low?: number): void {
+    const h = high ?? (low !== undefined ? 4 * low : DEFAULT_HIGH);
+    const l = low ?? Math.floor(h / 4);
+    if (!(h >= l && l >= 0)) throw new RangeError(`high (${h}) must be >= low (${l}) must be >= 0`);
+    this.#high = h;
+    this.#low = l;
+  }
+
+  /** asyncio: `Transport.get_extra_info`: peername, sockname, socket, peercert, cipher. */
+  getExtraInfo(name: string, fallback: unknown = undefined): unknown {
+    const s = this.#socket;
+    switch (name) {
+      case 'peername': return s.remoteAddress === undefined ? fallback : { address: s.remoteAddress, family: s.remoteFamily, port: s.remotePort };
+      case 'sockname': return s.localAddress === undefined ? fallback : { address: s.localAddress, family: s.localFamily, port: s.localPort };
+      case 'socket': return s;
+      case 'peercert': return 'getPeerCertificate' in s ? (s as TLSSocket).getPeerCertificate() : fallback;
+      case 'cipher': return 'getCipher' in s ? (s as TLSSocket).getCipher() : fallback;
+      default: return fallback;
+    }
+  }
+
+  /** asyncio: `Transport.get_protocol`. */
+  getProtocol(): Protocol {
+    return this.#protocol;
+  }
+
+  /** asyncio: `Transport.set_protocol`. */
+  setProtocol(protocol: Protocol): void {
+    this.#protocol = protocol;
+  }
+
+  toString(): string {
+    return `<Transport ${this.#lost ? 'closed' : this.#closing ? 'closing' : 'open'}>`;
+  }
+}

@@ -1,0 +1,258 @@
+// StreamReader: asyncio's buffered reader, with Futures instead of coroutines.
+//
+// One read may be pending at a time (asyncio raises RuntimeError for a second). A read that can
+// complete from the buffer returns a done Future; otherwise the operation is parked and retried
+// on every feedData/feedEof/setException, so a read costs no Task. The data a completed read
+// took is given back to the front of the buffer if the reading generator task is cancelled
+// before it resumes (Future._onAbandon): a cancelled read never loses bytes.
+//
+// Bounded memory: when more than 2 × limit bytes are buffered and no read is waiting, the
+// transport is paused (the socket stops reading); a waiting read, or the buffer falling to the
+// limit, resumes it (asyncio's streams.py: _maybe_resume_transport / _wait_for_data).
+
+import type { Transport } from '../loop/transport.js';
+import { getEventLoop } from '../loop/running.js';
+import { Future } from '../tasks/future.js';
+import { RuntimeError } from '../tasks/errors.js';
+import { IncompleteReadError, LimitOverrunError } from './errors.js';
+
+const DEFAULT_LIMIT = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+const LF = Buffer.from('\n');
+
+/** Returns the value when the operation can finish, NOT_YET to wait for more data. */
+type ReadOp = () => Buffer | typeof NOT_YET;
+const NOT_YET = Symbol('not yet');
+
+/** asyncio: `StreamReader`. */
+export class StreamReader {
+  readonly #limit: number;
+  #buf: Buffer = EMPTY;
+  #eof = false;
+  #error: unknown = null;
+  #transport: Transport | null = null;
+  #paused = false;
+  #op: ReadOp | null = null;
+  #opFuture: Future<Buffer> | null = null;
+  /** read(-1) collects here as data arrives, so the transport need not pause. */
+  #all: Buffer[] | null = null;
+
+  constructor(limit = DEFAULT_LIMIT) {
+    if (!(limit > 0)) throw new RangeError(`limit must be > 0 bytes, got ${limit}`);
+    this.#limit = limit;
+  }
+
+  /** The reader's line and separator limit, in bytes. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** @internal */
+  _setTransport(t: Transport): void {
+    this.#transport = t;
+  }
+
+  /** asyncio: `StreamReader.exception`. */
+  exception(): unknown {
+    return this.#error;
+  }
+
+  /** asyncio: `StreamReader.set_exception`. Pending and later reads raise it. */
+  setException(error: unknown): void {
+    this.#error = error;
+    this.#retry();
+  }
+
+  /** asyncio: `StreamReader.feed_data`. */
+  feedData(data: Uint8Array): void {
+    if (this.#eof) throw new RuntimeError('feedData after feedEof');
+    if (data.length === 0) return;
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.#op !== null) this.#retry();
+    if (this.#op === null && this.#transport !== null && !this.#paused && this.#buf.length > 2 * this.#limit) {
+      this.#paused = true;
+      this.#transport.pauseReading();
+    }
+  }
+
+  /** asyncio: `StreamReader.feed_eof`. */
+  feedEof(): void {
+    this.#eof = true;
+    this.#retry();
+  }
+
+  /** asyncio: `StreamReader.at_eof`. True once EOF was fed and the buffer is empty. */
+  atEof(): boolean {
+    return this.#eof && this.#buf.length === 0;
+  }
+
+  /** Bytes buffered. Project only (tests check the bound). */
+  get buffered(): number {
+    return this.#buf.length;
+  }
+
+  /** asyncio: `StreamReader.read`. Up to `n` bytes (n < 0: until EOF); empty at EOF. */
+  read(n = -1): Future<Buffer> {
+    if (n === 0) return this.#start(() => EMPTY);
+    if (n < 0) {
+      this.#all = [];
+      return this.#start(() => {
+        if (this.#buf.length > 0) {
+          this.#all!.push(this.#buf);
+          this.#buf = EMPTY;
+        }
+        if (!this.#eof) return NOT_YET;
+        const all = Buffer.concat(this.#all!);
+        this.#all = null;
+        return all;
+      });
+    }
+    return this.#start(() => {
+      if (this.#buf.length > 0) return this.#take(Math.min(n, this.#buf.length));
+      return this.#eof ? EMPTY : NOT_YET;
+    });
+  }
+
+  /** asyncio: `StreamReader.readexactly`. Raises IncompleteReadError at an early EOF. */
+  readExactly(n: number): Future<Buffer> {
+    if (!(n >= 0)) throw new RangeError(`readExactly size must be >= 0, got ${n}`);
+    return this.#start(() => {
+      if (this.#buf.length >= n) return this.#take(n);
+      if (this.#eof) throw new IncompleteReadError(this.#take(this.#buf.length), n);
+      return NOT_YET;
+    });
+  }
+
+  /** asyncio: `StreamReader.readuntil`. Data up to and including the first separator found
+   *  (of several: the one that ends earliest). LimitOverrunError past the limit (the data stays
+   *  buffered), IncompleteReadError at EOF. */
+  readUntil(separator: Uint8Array | string | Array<Uint8Array | string> = LF): Future<Buffer> {
+    const seps = (Array.isArray(separator) ? separator : [separator]).map((s) => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s)));
+    if (seps.length === 0 || seps.some((s) => s.length === 0)) throw new RangeError('separator must contain at least one byte');
+    const maxSep = Math.max(...seps.map((s) => s.length));
+    return this.#start(() => {
+      const buf = this.#buf;
+      let end = -1;
+      for (const sep of seps) {
+        const i = buf.indexOf(sep);
+        if (i >= 0 && (end < 0 || i + sep.length < end)) end = i + sep.length;
+      }
+      if (end >= 0) {
+        if (end > this.#limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', end);
+        return this.#take(end);
+      }
+      if (buf.length - maxSep + 1 > this.#limit) {
+        throw new LimitOverrunError('Separator is not found, and chunk exceed the limit', buf.length - maxSep + 1);
+      }
+      if (this.#eof) throw new IncompleteReadError(this.#take(buf.length), null);
+      return NOT_YET;
+    });
+  }
+
+  /** asyncio: `StreamReader.readline`. A line with its "\n"; the partial last line at EOF;
+   *  LimitOverrunError (the over-long line is dropped) past the limit. */
+  readLine(): Future<Buffer> {
+    return this.#start(() => {
+      const i = this.#buf.indexOf(10);
+      if (i >= 0) {
+        if (i + 1 > this.#limit) {
+          this.#take(i + 1);
+          throw new LimitOverrunError('Separator is found, but chunk is longer than limit', i + 1);
+        }
+        return this.#take(i + 1);
+      }
+      if (this.#buf.length > this.#limit) {
+        const consumed = this.#buf.length;
+        this.#take(consumed);
+        throw new LimitOverrunError('Separator is not found, and chunk exceed the limit', consumed);
+      }
+      if (this.#eof) return this.#take(this.#buf.length);
+      return NOT_YET;
+    });
+  }
+
+  /** Lines until EOF (asyncio: `async for line in reader`). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
+    for (;;) {
+      const line = await this.readLine();
+      if (line.length === 0) return;
+      yield line;
+    }
+  }
+
+  #take(n: number): Buffer {
+    const buf = this.#buf;
+    if (n >= buf.length) {
+      this.#buf = EMPTY;
+      this.#maybeResume();
+      return buf;
+    }
+    this.#buf = buf.subarray(n);
+    this.#maybeResume();
+    return buf.subarray(0, n);
+  }
+
+  #unread(data: Buffer): void {
+    if (data.length === 0) return;
+    this.#buf = this.#buf.length === 0 ? data : Buffer.concat([data, this.#buf]);
+  }
+
+  #maybeResume(): void {
+    if (this.#paused && this.#buf.length <= this.#limit) {
+      this.#paused = false;
+      this.#transport?.resumeReading();
+    }
+  }
+
+  #start(op: ReadOp): Future<Buffer> {
+    if (this.#opFuture !== null && !this.#opFuture.done()) {
+      throw new RuntimeError('another read is already waiting for incoming data on this StreamReader');
+    }
+    const fut = new Future<Buffer>(getEventLoop());
+    this.#op = op;
+    this.#opFuture = fut;
+    this.#retry();
+    if (this.#op !== null && this.#paused) {
+      this.#paused = false; // a reader waits: let data in (asyncio's _wait_for_data)
+      this.#transport?.resumeReading();
+    }
+    return fut;
+  }
+
+  #retry(): void {
+    const op = this.#op, fut = this.#opFuture;
+    if (op === null || fut === null) return;
+    if (fut.done()) { // cancelled while waiting: nothing was taken
+      this.#op = null;
+      this.#opFuture = null;
+      if (this.#all !== null) { this.#unread(Buffer.concat(this.#all)); this.#all = null; }
+      return;
+    }
+    let value: Buffer | typeof NOT_YET;
+    try {
+      value = op();
+    } catch (error) {
+      this.#op = null;
+      this.#opFuture = null;
+      fut._fail(error);
+      return;
+    }
+    if (value === NOT_YET) {
+      if (this.#error !== null) {
+        this.#op = null;
+        this.#opFuture = null;
+        fut._fail(this.#error);
+      }
+      return;
+    }
+    this.#op = null;
+    this.#opFuture = null;
+    if (value.length > 0) fut._onAbandon = () => this.#unread(value);
+    fut._finish(value);
+  }
+
+  toString(): string {
+    return `<StreamReader ${this.#buf.length} bytes${this.#eof ? ' eof' : ''}${this.#paused ? ' paused' : ''}${this.#error !== null ? ' exception' : ''}>`;
+  }
+}

@@ -1,0 +1,89 @@
+// StreamWriter: asyncio's writer over a Transport.
+//
+// write() never waits; drain() is the backpressure point: a done Future while the transport's
+// buffer is under its high-water mark, else a Future that completes on resumeWriting (or fails
+// with the connection's error). After the connection is lost, drain() raises that error (or
+// ConnectionResetError-like `Error('Connection lost')` when the peer closed cleanly).
+
+import type { Transport } from '../loop/transport.js';
+import { Future } from '../tasks/future.js';
+import type { StreamReader } from './stream-reader.js';
+import type { StreamReaderProtocol } from './stream-protocol.js';
+
+/** asyncio: `StreamWriter`. */
+export class StreamWriter {
+  readonly transport: Transport;
+  readonly #protocol: StreamReaderProtocol;
+  readonly #reader: StreamReader | null;
+  readonly #ready: Future<void>;
+
+  /** @internal */
+  constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null) {
+    this.transport = transport;
+    this.#protocol = protocol;
+    this.#reader = reader;
+    this.#ready = new Future<void>(protocol._loop);
+    this.#ready._finish(undefined);
+  }
+
+  /** asyncio: `StreamWriter.write`. */
+  write(data: Uint8Array | string): void {
+    this.transport.write(data);
+  }
+
+  /** asyncio: `StreamWriter.writelines`. */
+  writeLines(list: Iterable<Uint8Array | string>): void {
+    this.transport.writeLines(list);
+  }
+
+  /** asyncio: `StreamWriter.write_eof`. */
+  writeEof(): void {
+    this.transport.writeEof();
+  }
+
+  /** asyncio: `StreamWriter.can_write_eof`. */
+  canWriteEof(): boolean {
+    return this.transport.canWriteEof();
+  }
+
+  /** asyncio: `StreamWriter.drain`. Waits while the write buffer is over its high-water mark. */
+  drain(): Future<void> {
+    const lostError = this.#protocol._lostError();
+    if (lostError !== null) {
+      const f = new Future<void>(this.#protocol._loop);
+      f._fail(lostError);
+      return f;
+    }
+    if (!this.#protocol._writePaused()) return this.#ready;
+    return this.#protocol._drainWaiter();
+  }
+
+  /** asyncio: `StreamWriter.close`. */
+  close(): void {
+    this.transport.close();
+  }
+
+  /** asyncio: `StreamWriter.is_closing`. */
+  isClosing(): boolean {
+    return this.transport.isClosing();
+  }
+
+  /** asyncio: `StreamWriter.wait_closed`. Resolves once the connection is lost. */
+  waitClosed(): Future<void> {
+    return this.#protocol._closedFuture();
+  }
+
+  /** asyncio: `StreamWriter.get_extra_info`: peername, sockname, socket, peercert. */
+  getExtraInfo(name: string, fallback: unknown = undefined): unknown {
+    return this.transport.getExtraInfo(name, fallback);
+  }
+
+  /** The reader of the same connection, if any. Project only. */
+  get reader(): StreamReader | null {
+    return this.#reader;
+  }
+
+  toString(): string {
+    return `<StreamWriter ${this.transport}>`;
+  }
+}
