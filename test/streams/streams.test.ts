@@ -1,0 +1,372 @@
+// cf. CPython Lib/test/test_asyncio/test_streams.py (behaviours re-derived, tests written fresh)
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  EventLoop, StreamReader, IncompleteReadError, LimitOverrunError, RuntimeError, startServer, openConnection,
+  startUnixServer, openUnixConnection, waitFor, createTask, sleep, Protocol, CancelledError, gather,
+  type Coroutine, type StreamWriter, type Transport, type Future,
+} from '../../src/index.js';
+import { runVirtual } from '../helpers/run-virtual.js';
+
+function* settle<T>(f: Future<T>): Coroutine<unknown> {
+  try { return yield* f; } catch (e) { return e; }
+}
+
+/** Real sockets use the real clock; waitFor guards against hangs (never a timing assertion). */
+async function runReal<T>(t: import('ava').ExecutionContext, main: () => Coroutine<T>): Promise<T> {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
+  try {
+    return await loop.runUntilComplete(function* () { return yield* waitFor(main(), 20); }());
+  } finally {
+    loop.close();
+    t.deepEqual(reports, []);
+  }
+}
+
+test('readLine, readExactly, readUntil and read on fed data', async (t) => {
+  await runVirtual(t, function* () {
+    const r = new StreamReader();
+    r.feedData(Buffer.from('line one\nabcdefXYZ--rest'));
+    t.is((yield* r.readLine()).toString(), 'line one\n');
+    t.is((yield* r.readExactly(3)).toString(), 'abc');
+    t.is((yield* r.readUntil(['Z', 'YZ'])).toString(), 'defXYZ');
+    t.is((yield* r.readUntil('--')).toString(), '--');
+    t.is((yield* r.read(2)).toString(), 're');
+    t.is((yield* r.read(0)).length, 0);
+    r.feedData(new Uint8Array([65, 66]));
+    r.feedEof();
+    t.is((yield* r.read()).toString(), 'stAB');
+    t.true(r.atEof());
+    t.is((yield* r.read(5)).length, 0, 'an empty buffer at EOF');
+    t.is((yield* r.readLine()).length, 0);
+    t.throws(() => r.feedData(Buffer.from('x')), { instanceOf: RuntimeError });
+    t.regex(String(r), /eof/);
+  });
+});
+
+test('a read waits for data; a second concurrent read is refused', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const r = new StreamReader();
+    const pending = r.readExactly(4);
+    t.throws(() => r.read(1), { instanceOf: RuntimeError });
+    loop.callLater(1, () => r.feedData(Buffer.from('ab')));
+    loop.callLater(2, () => r.feedData(Buffer.from('cdef')));
+    t.is((yield* pending).toString(), 'abcd');
+    t.is(loop.time(), 2);
+    const all = r.read();
+    loop.callLater(1, () => { r.feedData(Buffer.from('gh')); r.feedEof(); });
+    t.is((yield* all).toString(), 'efgh');
+  });
+});
+
+test('readExactly at an early EOF raises IncompleteReadError with the partial data', async (t) => {
+  await runVirtual(t, function* () {
+    const r = new StreamReader();
+    r.feedData(Buffer.from('abc'));
+    r.feedEof();
+    const e = (yield* settle(r.readExactly(5))) as IncompleteReadError;
+    t.true(e instanceof IncompleteReadError);
+    t.is(e.partial.toString(), 'abc');
+    t.is(e.expected, 5);
+    const r2 = new StreamReader();
+    r2.feedData(Buffer.from('no separator'));
+    r2.feedEof();
+    const e2 = (yield* settle(r2.readUntil('\r\n'))) as IncompleteReadError;
+    t.is(e2.partial.toString(), 'no separator');
+    t.is(e2.expected, null);
+    t.throws(() => r2.readExactly(-1), { instanceOf: RangeError });
+    t.throws(() => r2.readUntil([]), { instanceOf: RangeError });
+  });
+});
+
+test('readUntil past the limit raises LimitOverrunError and keeps the data; readLine drops the line', async (t) => {
+  await runVirtual(t, function* () {
+    const r = new StreamReader(8);
+    t.is(r.limit, 8);
+    r.feedData(Buffer.from('0123456789\nok\n'));
+    const e = (yield* settle(r.readUntil('\n'))) as LimitOverrunError;
+    t.true(e instanceof LimitOverrunError);
+    t.is(e.consumed, 11);
+    t.is(r.buffered, 14, 'readUntil leaves the data in the buffer');
+    t.true((yield* settle(r.readLine())) instanceof LimitOverrunError);
+    t.is((yield* r.readLine()).toString(), 'ok\n', 'readLine dropped the over-long line');
+    const r2 = new StreamReader(4);
+    r2.feedData(Buffer.from('abcdefgh'));
+    const e2 = (yield* settle(r2.readUntil('\n'))) as LimitOverrunError;
+    t.is(e2.consumed, 8);
+    t.true((yield* settle(r2.readLine())) instanceof LimitOverrunError);
+    t.is(r2.buffered, 0);
+    t.throws(() => new StreamReader(0), { instanceOf: RangeError });
+  });
+});
+
+test('setException fails the waiting read and later ones', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const r = new StreamReader();
+    const pending = r.read(10);
+    loop.callSoon(() => r.setException(new Error('reset')));
+    t.is(((yield* settle(pending)) as Error).message, 'reset');
+    t.is((r.exception() as Error).message, 'reset');
+    t.is(((yield* settle(r.readLine())) as Error).message, 'reset');
+  });
+});
+
+test('a read cancelled as it completes gives its bytes back', async (t) => {
+  await runVirtual(t, function* () {
+    const r = new StreamReader();
+    const task = createTask(function* () { return yield* r.readExactly(3); }());
+    yield;
+    r.feedData(Buffer.from('abcdef'));
+    task.cancel();
+    t.true((yield* settle(task)) instanceof CancelledError);
+    t.is((yield* r.read(10)).toString(), 'abcdef');
+    const waiting = createTask(function* () { return yield* r.read(); }());
+    yield;
+    r.feedData(Buffer.from('xy'));
+    waiting.cancel();
+    yield* settle(waiting);
+    r.feedEof();
+    t.is((yield* r.read()).toString(), 'xy', 'a cancelled read(-1) returns what it had gathered');
+  });
+});
+
+test('async iteration yields lines until EOF', async (t) => {
+  await runVirtual(t, async ({ loop }) => {
+    const r = new StreamReader();
+    loop.callSoon(() => { r.feedData(Buffer.from('a\nb\nc')); r.feedEof(); });
+    const lines: string[] = [];
+    for await (const line of r) lines.push(line.toString());
+    t.deepEqual(lines, ['a\n', 'b\n', 'c']);
+  });
+});
+
+test('TCP round trip: server coroutine per client, readLine, writeEof half-close, waitClosed', async (t) => {
+  const got = await runReal(t, function* (): Coroutine<string[]> {
+    const server = yield* startServer(function* (r, w): Coroutine<void> {
+      for (;;) {
+        const line = yield* r.readLine();
+        if (line.length === 0) break;
+        w.write(line.toString().toUpperCase());
+        yield* w.drain();
+      }
+      w.write('bye\n');
+      w.close();
+    }, '127.0.0.1', 0);
+    t.true(server.isServing());
+    const { port } = server.sockets[0]!;
+    const [r, w] = yield* openConnection('127.0.0.1', port);
+    t.is((w.getExtraInfo('peername') as { port: number }).port, port);
+    t.truthy(w.getExtraInfo('sockname'));
+    t.truthy(w.getExtraInfo('socket'));
+    t.is(w.getExtraInfo('peercert', 'none'), 'none');
+    t.true(w.canWriteEof());
+    w.writeLines(['one\n', 'two\n']);
+    const lines = [(yield* r.readLine()).toString(), (yield* r.readLine()).toString()];
+    w.writeEof();
+    lines.push((yield* r.read()).toString());
+    t.true(r.atEof());
+    yield* w.waitClosed();
+    t.true(w.isClosing());
+    server.close();
+    yield* server.waitClosed();
+    t.false(server.isServing());
+    return lines;
+  });
+  t.deepEqual(got, ['ONE\n', 'TWO\n', 'bye\n']);
+});
+
+test('a failing clientConnected is reported and closes only its connection', async (t) => {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(`${ctx.message}: ${(ctx.exception as Error).message}`));
+  const result = await loop.runUntilComplete(() => waitFor(loop.createTask(function* (): Coroutine<string> {
+    const server = yield* startServer(async (r, w) => {
+      const line = (await r.readLine()).toString();
+      if (line === 'fail\n') throw new Error('handler failed');
+      w.write('ok\n');
+      await w.drain();
+      w.close();
+    }, '127.0.0.1', 0);
+    const { port } = server.sockets[0]!;
+    const [r1, w1] = yield* openConnection('127.0.0.1', port);
+    w1.write('fail\n');
+    const closed = yield* r1.read();
+    const [r2, w2] = yield* openConnection('127.0.0.1', port);
+    w2.write('fine\n');
+    const answer = (yield* r2.readLine()).toString();
+    w1.close(); w2.close();
+    server.close();
+    yield* server.waitClosed();
+    return `${closed.length} ${answer}`;
+  }()), 20));
+  loop.close();
+  t.is(result, '0 ok\n');
+  t.deepEqual(reports, ['Unhandled exception in client_connected_cb: handler failed']);
+});
+
+test('a fast sender cannot grow the reader past about 2 x limit: the socket is paused', async (t) => {
+  const peak = await runReal(t, function* (): Coroutine<number> {
+    const limit = 16 * 1024;
+    let maxBuffered = 0;
+    let readerRef: StreamReader | null = null;
+    const gate = new (class { resolve: (() => void) | null = null; })();
+    const server = yield* startServer(function* (r, w): Coroutine<void> {
+      readerRef = r;
+      yield* sleep(0.2); // do not read: let the sender run ahead
+      maxBuffered = r.buffered;
+      let total = 0;
+      for (;;) { const chunk = yield* r.read(65536); if (chunk.length === 0) break; total += chunk.length; maxBuffered = Math.max(maxBuffered, r.buffered); }
+      w.write(String(total));
+      w.close();
+      void gate;
+    }, '127.0.0.1', 0, { limit });
+    const [r, w] = yield* openConnection('127.0.0.1', server.sockets[0]!.port);
+    const payload = Buffer.alloc(4 * 1024 * 1024, 7);
+    w.write(payload);
+    yield* w.drain(); // waits: the peer is not reading
+    w.writeEof();
+    const total = Number((yield* r.read()).toString());
+    t.is(total, payload.length, 'nothing lost');
+    t.truthy(readerRef);
+    w.close();
+    server.close();
+    yield* server.waitClosed();
+    return maxBuffered;
+  });
+  t.true(peak <= 2 * 16 * 1024 + 65536, `peak buffered ${peak} bytes`);
+});
+
+test('drain() waits while the peer does not read and raises after the peer resets', async (t) => {
+  await runReal(t, function* (): Coroutine<void> {
+    let serverWriter: StreamWriter | null = null;
+    const server = yield* startServer((_r, w) => { serverWriter = w; }, '127.0.0.1', 0);
+    const [, w] = yield* openConnection('127.0.0.1', server.sockets[0]!.port);
+    const big = Buffer.alloc(8 * 1024 * 1024);
+    w.write(big);
+    const d = w.drain();
+    yield* sleep(0.05);
+    t.false(d.done(), 'drain waits while the peer reads nothing');
+    while (serverWriter === null) yield* sleep(0.01);
+    serverWriter!.transport.abort();
+    const e = yield* settle(d);
+    t.true(e === undefined || e instanceof Error);
+    const after = yield* settle(w.drain());
+    t.true(after instanceof Error, 'drain raises once the connection is lost');
+    server.abortClients();
+    server.close();
+    yield* server.waitClosed();
+  });
+});
+
+test('Unix sockets: startUnixServer / openUnixConnection', async (t) => {
+  const sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tulip-')), 's.sock');
+  const got = await runReal(t, function* (): Coroutine<string> {
+    const server = yield* startUnixServer(function* (r, w): Coroutine<void> {
+      w.write(yield* r.readExactly(5));
+      yield* w.drain();
+      w.close();
+    }, sock);
+    t.is(server.address(), sock);
+    t.deepEqual(server.sockets, []);
+    const [r, w] = yield* openUnixConnection(sock);
+    w.write('hello');
+    const echoed = (yield* r.read()).toString();
+    w.close();
+    server.close();
+    yield* server.waitClosed();
+    return echoed;
+  });
+  t.is(got, 'hello');
+});
+
+test('connection errors keep their Node code; cancelling a connect destroys the socket', async (t) => {
+  await runReal(t, function* (): Coroutine<void> {
+    const server = yield* startServer(() => {}, '127.0.0.1', 0);
+    const { port } = server.sockets[0]!;
+    server.close();
+    yield* server.waitClosed();
+    const e = (yield* settle(openConnection('127.0.0.1', port))) as NodeJS.ErrnoException;
+    t.is(e.code, 'ECONNREFUSED');
+    const busy = yield* startServer(() => {}, '127.0.0.1', 0);
+    const e2 = (yield* settle(startServer(() => {}, '127.0.0.1', busy.sockets[0]!.port))) as NodeJS.ErrnoException;
+    t.is(e2.code, 'EADDRINUSE');
+    const c = openConnection('127.0.0.1', busy.sockets[0]!.port);
+    c.cancel();
+    t.true((yield* settle(c)) instanceof CancelledError);
+    busy.close();
+    yield* busy.waitClosed();
+  });
+});
+
+test('Protocol/Transport: echo protocol, pauseReading, write buffer limits, closeClients', async (t) => {
+  const loop = new EventLoop();
+  const events: string[] = [];
+  class Echo extends Protocol {
+    transport: Transport | null = null;
+    override connectionMade(tr: Transport) { this.transport = tr; }
+    override dataReceived(data: Buffer) { this.transport!.write(data); }
+    override eofReceived() { events.push('server eof'); return true; }
+  }
+  class Client extends Protocol {
+    chunks: Buffer[] = [];
+    done = loop.createFuture<void>();
+    override dataReceived(data: Buffer) { this.chunks.push(data); }
+    override connectionLost(e: Error | null) { events.push(`client lost ${e}`); this.done.setResult(); }
+    override pauseWriting() { events.push('pause'); }
+    override resumeWriting() { events.push('resume'); }
+  }
+  await loop.runUntilComplete(() => waitFor(loop.createTask(function* (): Coroutine<void> {
+    const server = yield* loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const [tr, proto] = yield* loop.createConnection(() => new Client(), '127.0.0.1', server.sockets[0]!.port);
+    t.deepEqual(tr.getWriteBufferLimits(), [16384, 65536]);
+    tr.setWriteBufferLimits(1024);
+    t.deepEqual(tr.getWriteBufferLimits(), [256, 1024]);
+    t.throws(() => tr.setWriteBufferLimits(1, 2), { instanceOf: RangeError });
+    tr.pauseReading();
+    t.false(tr.isReading());
+    tr.write(Buffer.alloc(32 << 20)); // more than loopback socket buffers hold
+    tr.write('');
+    t.true(tr.getWriteBufferSize() > 0);
+    yield* sleep(0.05);
+    tr.resumeReading();
+    t.true(tr.isReading());
+    while (proto.chunks.reduce((n, c) => n + c.length, 0) < 32 << 20) yield* sleep(0.01);
+    t.is(tr.getProtocol(), proto);
+    tr.setProtocol(proto);
+    t.regex(String(tr), /open/);
+    t.is(server.connectionCount, 1);
+    server.closeClients();
+    yield* proto.done;
+    t.true(tr.isClosing());
+    tr.write('ignored after close');
+    server.close();
+    yield* server.waitClosed();
+    t.regex(String(server), /closed/);
+  }()), 20));
+  loop.close();
+  t.true(events.includes('pause'));
+  t.true(events.includes('resume'));
+  t.true(events.some((e) => e.startsWith('client lost')));
+});
+
+test('serveForever is cancellable; startServing: false binds later', async (t) => {
+  await runReal(t, function* (): Coroutine<void> {
+    const server = yield* startServer(() => {}, '127.0.0.1', 0, { startServing: false });
+    t.false(server.isServing());
+    yield* server.startServing();
+    t.true(server.isServing());
+    yield* server.startServing(); // already serving: done at once
+    const forever = createTask(function* () { yield* server.serveForever(); }());
+    yield* sleep(0.01);
+    t.is(server.serveForever(), server.serveForever());
+    forever.cancel();
+    yield* settle(forever);
+    t.false(server.isServing());
+    yield* server.waitClosed();
+    yield* gather(sleep(0));
+  });
+});
