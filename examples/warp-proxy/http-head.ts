@@ -1,0 +1,198 @@
+// HTTP request heads for the WARP proxy: reading, parsing and rewriting, as pure functions
+// (readHead is the only one that waits, on a StreamReader, so tests feed it bytes directly).
+//
+// The head is read as latin-1 lines ending in CRLF or a bare LF, capped at 64 KiB in all
+// (431 beyond). Parsing fixes the original's bugs (WARP.md §8): `name:OWS value` headers,
+// the path taken from the absolute URI (origin-form accepted), IPv6 literals, ports checked,
+// CR or NUL inside a line refused, and no Host answered with 400 instead of going to
+// 127.0.0.1:80. The rewrite keeps WARP's contract (Host moved, Proxy-Connection gone,
+// keep-alive/persist -> close in place, close appended when absent) and drops the other
+// hop-by-hop headers, those named in Connection and Proxy-Authorization.
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { IncompleteReadError, LimitOverrunError, type Coroutine, type StreamReader } from 'tulip';
+
+export const MAX_HEAD_BYTES = 64 * 1024;
+
+/** A request the proxy answers with `status` instead of forwarding. */
+export class HttpError extends Error {
+  constructor(readonly status: 400 | 431 | 502 | 504, message: string) {
+    super(message);
+  }
+}
+HttpError.prototype.name = 'HttpError';
+
+export interface Header { name: string; value: string; raw: string }
+export interface RequestHead {
+  method: string;
+  target: string;
+  version: string;
+  headers: Header[];
+}
+
+/** Reads lines up to the blank line. Null when the client closed before a full head. */
+export function* readHead(reader: StreamReader, maxBytes = MAX_HEAD_BYTES): Coroutine<string[] | null> {
+  const lines: string[] = [];
+  let total = 0;
+  for (;;) {
+    let line: Buffer;
+    try {
+      line = yield* reader.readUntil('\n');
+    } catch (error) {
+      if (error instanceof IncompleteReadError) return null;
+      if (error instanceof LimitOverrunError) throw new HttpError(431, 'request header line too long');
+      throw error;
+    }
+    total += line.length;
+    if (total > maxBytes) throw new HttpError(431, `request head over ${maxBytes} bytes`);
+    let end = line.length - 1;
+    if (end > 0 && line[end - 1] === 13) end--;
+    if (end === 0) {
+      if (lines.length === 0) continue; // tolerate stray CRLF before a request (RFC 9112 §2.2)
+      return lines;
+    }
+    lines.push(line.toString('latin1', 0, end));
+  }
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Parses the request line and headers; throws HttpError(400) on anything malformed. */
+export function parseHead(lines: string[]): RequestHead {
+  if (lines.length === 0) throw new HttpError(400, 'empty request');
+  for (const line of lines) {
+    if (/[\r\0]/.test(line)) throw new HttpError(400, 'CR or NUL inside a header line');
+  }
+  const parts = lines[0]!.split(' ');
+  if (parts.length < 3 || !parts[0] || !parts[1] || !/^HTTP\/\d\.\d$/.test(parts[2]!)) {
+    throw new HttpError(400, `malformed request line: ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+  }
+  if (!TOKEN.test(parts[0]!)) throw new HttpError(400, 'malformed method');
+  const headers: Header[] = [];
+  for (const raw of lines.slice(1)) {
+    const colon = raw.indexOf(':');
+    if (colon <= 0) throw new HttpError(400, `malformed header line: ${JSON.stringify(raw.slice(0, 80))}`);
+    const name = raw.slice(0, colon);
+    if (!TOKEN.test(name)) throw new HttpError(400, `malformed header name: ${JSON.stringify(name.slice(0, 40))}`);
+    headers.push({ name, value: raw.slice(colon + 1).trim(), raw });
+  }
+  return { method: parts[0]!, target: parts[1]!, version: parts[2]!, headers };
+}
+
+export interface Authority { host: string; port: number }
+
+/** host[:port] or [v6]:port; the port defaults to `defaultPort`. */
+export function parseAuthority(value: string, defaultPort: number): Authority {
+  let host: string, portText: string | undefined;
+  if (value.startsWith('[')) {
+    const close = value.indexOf(']');
+    if (close < 0) throw new HttpError(400, `malformed IPv6 authority: ${value}`);
+    host = value.slice(1, close);
+    const rest = value.slice(close + 1);
+    if (rest !== '' && !rest.startsWith(':')) throw new HttpError(400, `malformed authority: ${value}`);
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const colon = value.lastIndexOf(':');
+    host = colon < 0 ? value : value.slice(0, colon);
+    portText = colon < 0 ? undefined : value.slice(colon + 1);
+  }
+  if (host === '' || /[\s/?#@]/.test(host)) throw new HttpError(400, `malformed host: ${JSON.stringify(value)}`);
+  let port = defaultPort;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText)) throw new HttpError(400, `bad port in ${JSON.stringify(value)}`);
+    port = Number(portText);
+  }
+  if (port < 1 || port > 65535) throw new HttpError(400, `port out of range in ${JSON.stringify(value)}`);
+  return { host, port };
+}
+
+/** The path and query to send upstream: from an absolute URI or an origin-form target. */
+export function targetPath(target: string): string {
+  if (target.startsWith('/')) return target;
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(target);
+  if (m === null) throw new HttpError(400, `malformed request target: ${JSON.stringify(target.slice(0, 80))}`);
+  let rest = m[1]!;
+  const hash = rest.indexOf('#');
+  if (hash >= 0) rest = rest.slice(0, hash);
+  if (rest === '' || rest.startsWith('?')) rest = '/' + rest;
+  return rest;
+}
+
+const HOP_BY_HOP = new Set(['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
+
+export interface Rewritten {
+  host: string;
+  upstream: Authority;
+  path: string;
+  /** Header lines to send after the Host line, in order, without CRLF. */
+  kept: string[];
+}
+
+/** WARP's header rewrite, with the hop-by-hop fixes. */
+export function rewrite(head: RequestHead): Rewritten {
+  let host: string | null = null;
+  const named = new Set<string>();
+  for (const h of head.headers) {
+    const lower = h.name.toLowerCase();
+    if (lower === 'host') host = h.value;
+    else if (lower === 'connection') for (const token of h.value.split(',')) named.add(token.trim().toLowerCase());
+  }
+  if (host === null || host === '') throw new HttpError(400, 'missing Host header');
+  const kept: string[] = [];
+  let sawConnection = false;
+  for (const h of head.headers) {
+    const lower = h.name.toLowerCase();
+    if (lower === 'host' || HOP_BY_HOP.has(lower)) continue;
+    if (lower === 'connection') {
+      if (!sawConnection) kept.push(`${h.name}: close`);
+      sawConnection = true;
+      continue;
+    }
+    if (named.has(lower)) continue;
+    kept.push(h.raw);
+  }
+  if (!sawConnection) kept.push('Connection: close');
+  return { host, upstream: parseAuthority(host, 80), path: targetPath(head.target), kept };
+}
+
+const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const DECOY_LINE = 2 + 16 + 2 + 128 + 2;
+
+/** 32 decoy lines `X-<16 A-Z>: <128 A-Za-z0-9>\r\n`, from one randomBytes call (WARP.md §8.20). */
+export function decoyHeaders(count = 32): Buffer {
+  const rnd = randomBytes(count * 144);
+  const out = Buffer.allocUnsafe(count * DECOY_LINE);
+  let o = 0, r = 0;
+  for (let i = 0; i < count; i++) {
+    out[o++] = 88; // X
+    out[o++] = 45; // -
+    for (let j = 0; j < 16; j++) out[o++] = UPPER.charCodeAt(rnd[r++]! % 26);
+    out[o++] = 58; // :
+    out[o++] = 32;
+    for (let j = 0; j < 128; j++) out[o++] = ALNUM.charCodeAt(rnd[r++]! % 62);
+    out[o++] = 13;
+    out[o++] = 10;
+  }
+  return out;
+}
+
+/** WARP's Host pieces: the first 1 character, the rest 2-4 characters each. */
+export function hostPieces(host: string, rand: (min: number, maxExclusive: number) => number = randomInt): string[] {
+  if (host.length === 0) return [];
+  const pieces = [host.slice(0, 1)];
+  for (let i = 1; i < host.length;) {
+    const n = rand(2, 5);
+    pieces.push(host.slice(i, i + n));
+    i += n;
+  }
+  return pieces;
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
+
+/** A minimal error answer with Connection: close. */
+export function errorResponse(status: number, detail: string): string {
+  const body = `${status} ${REASONS[status] ?? ''}: ${detail}\n`;
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// `npm start`: the WARP proxy on 127.0.0.1:8800 (see --help).
+//
+// Runs its own loop (not run()), because it handles SIGINT and SIGTERM itself: stop accepting,
+// let requests in flight finish for --grace seconds, cancel the rest, exit 0. A second signal
+// exits at once. A bind failure exits 1 with a one-line reason.
+
+import { parseArgs } from 'node:util';
+import net from 'node:net';
+import { EventLoop, Event, startServer, wait, type Coroutine, type Server } from 'tulip';
+import { newStats, serveClient, type ProxyOptions } from './proxy.js';
+
+const HELP = `usage: warp-proxy [options]
+
+WARP: a local HTTP proxy that hides the Host header from DPI (32 decoy headers, the Host
+value sent in pieces with pauses); CONNECT tunnels pass through.
+
+  -H, --host HOST          listen address (default 127.0.0.1)
+  -p, --port PORT          listen port (default 8800)
+  -v, --verbose            more logging (repeat for more)
+      --delay-scale X      multiply every pause (default $WARP_DELAY_SCALE or 1; 0 = none)
+      --grace S            seconds to let requests finish on Ctrl-C/SIGTERM (default 5)
+      --connect-timeout S  upstream connect timeout, 504 after it (default 10)
+      --idle-timeout S     head and first-answer-byte timeout (default 30)
+      --max-conns N        connections served at once (default 10000)
+      --min-headers N      WARP's original rule: silently close heads with fewer header
+                           lines (default 0: serve any valid request; the benchmark uses 3)
+  -h, --help               this text
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`warp-proxy: ${message}\n`);
+  process.exit(2);
+}
+
+function num(name: string, text: string | undefined, fallback: number, min = 0): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) fail(`--${name} needs a number >= ${min}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      host: { type: 'string', short: 'H', default: '127.0.0.1' },
+      port: { type: 'string', short: 'p', default: '8800' },
+      verbose: { type: 'boolean', short: 'v', multiple: true },
+      'delay-scale': { type: 'string' },
+      grace: { type: 'string' },
+      'connect-timeout': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'max-conns': { type: 'string' },
+      'min-headers': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }).values;
+} catch (error) {
+  fail((error as Error).message);
+}
+if (args.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const port = num('port', args.port, 8800, 1);
+if (!Number.isInteger(port) || port > 65535) fail('port must be 1-65535');
+const host = args.host!;
+const verbose = args.verbose?.length ?? 0;
+const grace = num('grace', args.grace, 5);
+
+let stamp = '', stampSecond = -1;
+function log(level: string, message: string): void {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== stampSecond) {
+    stampSecond = second;
+    const d = new Date(second * 1000);
+    const p = (n: number) => String(n).padStart(2, '0');
+    stamp = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }
+  process.stderr.write(`[${stamp},${String(now % 1000).padStart(3, '0')}] {${level}} ${message}\n`);
+}
+
+const opts: ProxyOptions = {
+  delayScale: num('delay-scale', args['delay-scale'] ?? process.env.WARP_DELAY_SCALE, 1),
+  connectTimeout: num('connect-timeout', args['connect-timeout'], 10),
+  idleTimeout: num('idle-timeout', args['idle-timeout'], 30),
+  minHeaders: num('min-headers', args['min-headers'], 0),
+  maxConns: num('max-conns', args['max-conns'], 10000, 1),
+  log: (m) => log('INFO', m),
+};
+
+const loop = new EventLoop({ debug: verbose >= 2 });
+const stats = newStats();
+const stop = new Event();
+let signals = 0;
+const onSignal = (sig: string) => () => {
+  if (++signals > 1) process.exit(130);
+  log('INFO', `${sig}: stopping (grace ${grace} s)`);
+  loop.callSoon(() => stop.set());
+};
+process.on('SIGINT', onSignal('SIGINT'));
+process.on('SIGTERM', onSignal('SIGTERM'));
+
+function* main(): Coroutine<number> {
+  let server: Server;
+  try {
+    server = yield* startServer((r, w) => serveClient(r, w, opts, stats), host, port, { backlog: 511 });
+  } catch (error) {
+    log('CRITICAL', `!!! Failed to bind server at [${host}:${port}]: ${(error as Error).message}`);
+    return 1;
+  }
+  log('INFO', `Server bound at [${host}:${port}].`);
+  if (!net.isIP(host) || !(host.startsWith('127.') || host === '::1')) {
+    process.stderr.write(`warp-proxy: WARNING: listening on ${host}, not loopback: anyone who can reach it can use this proxy\n`);
+  }
+  yield* stop.wait();
+  server.close();
+  const inFlight = [...stats.tasks];
+  if (inFlight.length > 0) {
+    const [, pending] = yield* wait(inFlight, { timeout: grace });
+    for (const t of pending) t.cancel(undefined, { kind: 'shutdown' });
+    if (pending.size > 0) yield* wait(pending);
+  }
+  if (verbose) log('DEBUG', `served ${stats.served}, failed ${stats.failed}, rejected ${stats.rejected}`);
+  log('INFO', 'bye');
+  return 0;
+}
+
+loop.setExceptionHandler((_l, ctx) => {
+  if (verbose) loop.defaultExceptionHandler(ctx);
+});
+const code = await loop.runUntilComplete(main());
+loop.close();
+process.exit(code);

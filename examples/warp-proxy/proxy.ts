@@ -1,0 +1,158 @@
+// The WARP proxy, one coroutine per client, on Tulip's streams (explicit model).
+//
+// A request head is read (with the idle timeout), parsed and rewritten (http-head.ts), the
+// upstream is connected (connect timeout: 504; refused: 502), and the head is sent in WARP's
+// wire format: the request line; a pause; 32 decoy lines and "Host: "; the Host value in
+// pieces, each after its own pause; the kept headers and the blank line. With the pauses off
+// (scale 0) the whole head goes in one write, as uvloop and the corked raw-Node peer do. Then
+// the body streams client -> upstream and the answer upstream -> client, both with drain();
+// the first answer byte must come within the idle timeout (504 otherwise). CONNECT opens a
+// tunnel relaying both ways with half-close. Whatever happens, both sockets are closed.
+
+import {
+  CancelledError, TimeoutError, createTask, currentTask, gather, openConnection, sleep, waitFor,
+  type Coroutine, type StreamReader, type StreamWriter, type Task,
+} from 'tulip';
+import {
+  HttpError, decoyHeaders, errorResponse, hostPieces, parseAuthority, parseHead, readHead, rewrite,
+  type Authority, type RequestHead, type Rewritten,
+} from './http-head.js';
+import { CHUNK, pipe } from './relay.js';
+
+export interface ProxyOptions {
+  /** Multiplies every pause; 0 removes them (one write for the head). */
+  delayScale: number;
+  /** Seconds to connect upstream before 504. */
+  connectTimeout: number;
+  /** Seconds for a client to send its head, and for the upstream's first byte (504). */
+  idleTimeout: number;
+  /** WARP's original rule: close silently unless the head has this many header lines (0: off). */
+  minHeaders: number;
+  /** Connections served at once; more are closed at accept. */
+  maxConns: number;
+  log: (message: string) => void;
+  /** Random source for pauses and pieces (tests fix it). */
+  random?: () => number;
+}
+
+export interface ProxyStats {
+  active: number;
+  served: number;
+  failed: number;
+  rejected: number;
+  tasks: Set<Task<unknown>>;
+}
+
+export function newStats(): ProxyStats {
+  return { active: 0, served: 0, failed: 0, rejected: 0, tasks: new Set() };
+}
+
+/** Handles one client connection (the clientConnected of startServer). */
+export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: ProxyOptions, stats: ProxyStats): Coroutine<void> {
+  if (stats.active >= opts.maxConns) {
+    stats.rejected++;
+    writer.transport.abort();
+    return;
+  }
+  stats.active++;
+  const me = currentTask();
+  if (me !== null) stats.tasks.add(me);
+  let upstream: StreamWriter | null = null;
+  let answered = false;
+  try {
+    const lines = yield* waitFor(readHead(reader), opts.idleTimeout);
+    if (lines === null || lines.length - 1 < opts.minHeaders) return; // WARP: silent close
+    const head = parseHead(lines);
+    const connect = (to: Authority): Coroutine<[StreamReader, StreamWriter]> => connectUpstream(to, opts.connectTimeout);
+    if (head.method === 'CONNECT') {
+      const target = parseAuthority(head.target, 443);
+      opts.log(`BYPASSING <CONNECT ${head.target}> (SSL connection)`);
+      const [ur, uw] = yield* connect(target);
+      upstream = uw;
+      writer.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      answered = true;
+      const results = yield* gather(createTask(pipe(reader, uw)), createTask(pipe(ur, writer)), { returnExceptions: true });
+      for (const r of results as unknown[]) if (r instanceof Error) throw r;
+    } else {
+      const rw = rewrite(head);
+      opts.log(`WARPING <${head.method} ${head.target}>`);
+      const [ur, uw] = yield* connect(rw.upstream);
+      upstream = uw;
+      yield* sendHead(uw, head, rw, opts.delayScale, opts.random ?? Math.random);
+      const body = createTask(pipe(reader, uw));
+      try {
+        let first: Buffer;
+        try {
+          first = yield* waitFor(ur.read(CHUNK), opts.idleTimeout);
+        } catch (error) {
+          if (error instanceof TimeoutError) throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
+          throw error;
+        }
+        answered = first.length > 0;
+        if (first.length > 0) {
+          writer.write(first);
+          yield* writer.drain();
+          yield* pipe(ur, writer);
+        }
+      } finally {
+        if (!body.done()) body.cancel();
+        yield* settle(body);
+      }
+    }
+    stats.served++;
+  } catch (error) {
+    if (error instanceof CancelledError) throw error; // a cancel is not a request failure
+    stats.failed++;
+    if (error instanceof HttpError && !answered) writer.write(errorResponse(error.status, error.message));
+  } finally {
+    stats.active--;
+    if (me !== null) stats.tasks.delete(me);
+    upstream?.close();
+    writer.close();
+  }
+}
+
+function* settle(task: Task<unknown>): Coroutine<void> {
+  try {
+    yield* task;
+  } catch (error) {
+    if (!(error instanceof CancelledError)) throw error;
+  }
+}
+
+function* connectUpstream(to: Authority, timeoutSeconds: number): Coroutine<[StreamReader, StreamWriter]> {
+  try {
+    return yield* waitFor(openConnection(to.host, to.port), timeoutSeconds);
+  } catch (error) {
+    if (error instanceof CancelledError) throw error;
+    if (error instanceof TimeoutError) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${timeoutSeconds} s`);
+    throw new HttpError(502, `cannot reach ${to.host}:${to.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/** The minimal writer sendHead needs (a StreamWriter, or a recorder in tests). */
+export interface HeadSink {
+  write(data: Uint8Array | string): void;
+  drain(): { [Symbol.iterator](): Iterator<any, void, unknown> };
+}
+
+/** Sends the head in WARP's wire format; each pause separates writes (WARP.md §5.3). */
+export function* sendHead(to: HeadSink, head: RequestHead, rw: Rewritten, scale: number, random: () => number): Coroutine<void> {
+  const requestLine = `${head.method} ${rw.path} ${head.version}\r\n`;
+  const tail = '\r\n' + rw.kept.map((l) => l + '\r\n').join('') + '\r\n';
+  const pieces = hostPieces(rw.host, (min, max) => min + Math.floor(random() * (max - min)));
+  const decoys = decoyHeaders();
+  if (!(scale > 0)) {
+    to.write(Buffer.concat([Buffer.from(requestLine, 'latin1'), decoys, Buffer.from(`Host: ${rw.host}${tail}`, 'latin1')]));
+    yield* to.drain();
+    return;
+  }
+  to.write(Buffer.from(requestLine, 'latin1'));
+  yield* sleep(0.2 * scale);
+  to.write(Buffer.concat([decoys, Buffer.from('Host: ')]));
+  for (let i = 0; i < pieces.length; i++) {
+    yield* sleep((random() < 0.5 ? 0.2 : 0.3) * scale);
+    to.write(Buffer.from(i === pieces.length - 1 ? pieces[i]! + tail : pieces[i]!, 'latin1'));
+  }
+  yield* to.drain();
+}

@@ -1,0 +1,105 @@
+import test from 'ava';
+import { StreamReader, type Coroutine } from '../../src/index.js';
+import {
+  readHead, parseHead, rewrite, parseAuthority, targetPath, decoyHeaders, hostPieces, errorResponse, HttpError,
+} from '../../examples/warp-proxy/http-head.js';
+import { runVirtual } from '../helpers/run-virtual.js';
+
+function* headOf(bytes: string, limit?: number): Coroutine<string[] | null | HttpError> {
+  const r = new StreamReader(limit);
+  r.feedData(Buffer.from(bytes, 'latin1'));
+  r.feedEof();
+  try { return yield* readHead(r); } catch (e) { return e as HttpError; }
+}
+
+test('readHead: CRLF and bare-LF lines, stray leading blank lines, EOF before the end', async (t) => {
+  await runVirtual(t, function* () {
+    t.deepEqual(yield* headOf('GET / HTTP/1.1\r\nHost: a\r\n\r\nbody'), ['GET / HTTP/1.1', 'Host: a']);
+    t.deepEqual(yield* headOf('\r\nGET / HTTP/1.1\nHost: a\n\n'), ['GET / HTTP/1.1', 'Host: a']);
+    t.is(yield* headOf('GET / HTTP/1.1\r\nHost: a\r\n'), null);
+    t.is(yield* headOf(''), null);
+    t.deepEqual(yield* headOf('GET / HTTP/1.1\r\nX: \xe9\xff\r\n\r\n'), ['GET / HTTP/1.1', 'X: \xe9\xff'], 'latin-1, not UTF-8');
+  });
+});
+
+test('readHead: a head over 64 KiB, or one line over the reader limit, is a 431', async (t) => {
+  await runVirtual(t, function* () {
+    const many = 'GET / HTTP/1.1\r\n' + Array.from({ length: 700 }, (_, i) => `X-${i}: ${'v'.repeat(100)}\r\n`).join('') + '\r\n';
+    t.is(((yield* headOf(many)) as HttpError).status, 431);
+    t.is(((yield* headOf(`GET / HTTP/1.1\r\nX: ${'v'.repeat(200)}\r\n\r\n`, 100)) as HttpError).status, 431);
+  });
+});
+
+test('parseHead refuses malformed request lines and headers with 400', (t) => {
+  const bad = (lines: string[]) => t.is(t.throws(() => parseHead(lines), { instanceOf: HttpError })!.status, 400);
+  bad([]);
+  bad(['GET /']);
+  bad(['GET / HTTX/1.1']);
+  bad(['G(T / HTTP/1.1']);
+  bad(['GET / HTTP/1.1', 'no colon here']);
+  bad(['GET / HTTP/1.1', 'Bad Name: x']);
+  bad(['GET / HTTP/1.1', 'X: a\rb']);
+  const head = parseHead(['GET http://a/ HTTP/1.1', 'Host:a.example', 'X-Y:  spaced  ']);
+  t.deepEqual(head.headers.map((h) => [h.name, h.value]), [['Host', 'a.example'], ['X-Y', 'spaced']]);
+});
+
+test('targetPath takes the path and query from an absolute URI; origin-form passes', (t) => {
+  t.is(targetPath('http://h:1/a/b?q=1&r=/x'), '/a/b?q=1&r=/x');
+  t.is(targetPath('http://h'), '/');
+  t.is(targetPath('http://h?x=1'), '/?x=1');
+  t.is(targetPath('http://user@h/p#frag'), '/p');
+  t.is(targetPath('/origin?form'), '/origin?form');
+  t.throws(() => targetPath('h/p'), { instanceOf: HttpError });
+});
+
+test('parseAuthority: default ports, IPv6 literals, bad ports', (t) => {
+  t.deepEqual(parseAuthority('a.example', 80), { host: 'a.example', port: 80 });
+  t.deepEqual(parseAuthority('a.example:8080', 80), { host: 'a.example', port: 8080 });
+  t.deepEqual(parseAuthority('[::1]:8443', 443), { host: '::1', port: 8443 });
+  t.deepEqual(parseAuthority('[::1]', 443), { host: '::1', port: 443 });
+  for (const v of ['a:0', 'a:65536', 'a:x', '[::1', '[::1]x', '', 'a b:1', ':80']) {
+    t.throws(() => parseAuthority(v, 80), { instanceOf: HttpError }, v);
+  }
+});
+
+test('rewrite: Host moved out, Proxy-Connection and hop-by-hop gone, keep-alive -> close in place', (t) => {
+  const head = parseHead([
+    'GET http://up:81/x HTTP/1.1', 'Host: first', 'User-Agent: u', 'Connection: keep-alive, X-Secret',
+    'Proxy-Connection: keep-alive', 'Proxy-Authorization: Basic abc', 'Keep-Alive: 5', 'X-Secret: s', 'Host: up:81', 'Accept: */*',
+  ]);
+  const rw = rewrite(head);
+  t.is(rw.host, 'up:81');
+  t.deepEqual(rw.upstream, { host: 'up', port: 81 });
+  t.is(rw.path, '/x');
+  t.deepEqual(rw.kept, ['User-Agent: u', 'Connection: close', 'Accept: */*']);
+  const appended = rewrite(parseHead(['GET / HTTP/1.1', 'Host: h']));
+  t.deepEqual(appended.kept, ['Connection: close'], 'a Host-only request is served, with Connection: close');
+  t.is(t.throws(() => rewrite(parseHead(['GET / HTTP/1.1', 'Accept: x'])), { instanceOf: HttpError })!.status, 400);
+});
+
+test('decoys are 32 lines of X-<16 A-Z>: <128 A-Za-z0-9>, new every time', (t) => {
+  const a = decoyHeaders().toString('latin1');
+  const lines = a.split('\r\n');
+  t.is(lines.pop(), '');
+  t.is(lines.length, 32);
+  for (const l of lines) t.regex(l, /^X-[A-Z]{16}: [A-Za-z0-9]{128}$/);
+  t.not(a, decoyHeaders().toString('latin1'));
+});
+
+test('hostPieces: first 1 character, then 2-4 each, covering the host exactly', (t) => {
+  for (let i = 0; i < 50; i++) {
+    const host = 'www.example.com:8080'.slice(0, 1 + (i % 20));
+    const pieces = hostPieces(host);
+    t.is(pieces.join(''), host);
+    t.is(pieces[0]!.length, 1);
+    for (const p of pieces.slice(1, -1)) t.true(p.length >= 2 && p.length <= 4);
+  }
+  t.deepEqual(hostPieces(''), []);
+  t.deepEqual(hostPieces('abcdefgh', () => 3), ['a', 'bcd', 'efg', 'h']);
+});
+
+test('errorResponse is a complete HTTP answer with Connection: close', (t) => {
+  const r = errorResponse(502, 'down');
+  t.regex(r, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+  t.regex(r, /Connection: close\r\n\r\n502 Bad Gateway: down\n$/);
+});

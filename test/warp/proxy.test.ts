@@ -1,0 +1,258 @@
+import test, { type ExecutionContext } from 'ava';
+import net from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  EventLoop, startServer, openConnection, waitFor, sleep, createTask, gather,
+  type Coroutine, type StreamReader, type StreamWriter, type Server,
+} from '../../src/index.js';
+import { parseHead, rewrite } from '../../examples/warp-proxy/http-head.js';
+import { newStats, sendHead, serveClient, type ProxyOptions, type ProxyStats } from '../../examples/warp-proxy/proxy.js';
+import { runVirtual } from '../helpers/run-virtual.js';
+
+test('wire format with the pauses on: each Host piece is its own write, after its own pause', async (t) => {
+  const writes: Array<[number, string]> = [];
+  await runVirtual(t, function* ({ loop }) {
+    const head = parseHead(['GET http://www.example.com/p HTTP/1.1', 'Host: www.example.com', 'Accept: */*']);
+    const rw = rewrite(head);
+    let flip = 0;
+    const random = () => ((flip++ % 2) === 0 ? 0.1 : 0.9); // pauses 0.2, 0.3, ...; pieces of 2 and 4
+    const sink = { write: (d: Uint8Array | string) => { writes.push([loop.time(), Buffer.from(d).toString('latin1')]); }, drain: () => sleep(0) };
+    yield* sendHead(sink, head, rw, 1, random);
+  });
+  const times = writes.map(([time]) => Number(time.toFixed(3)));
+  const texts = writes.map(([, s]) => s);
+  t.is(texts[0], 'GET /p HTTP/1.1\r\n');
+  t.is(times[0], 0);
+  t.is(times[1], 0.2, 'decoys after the first pause');
+  t.regex(texts[1]!, /^(X-[A-Z]{16}: [A-Za-z0-9]{128}\r\n){32}Host: $/);
+  const pieces = texts.slice(2);
+  t.is(pieces[0], 'w');
+  t.is(pieces.join('').split('\r\n')[0], 'www.example.com');
+  t.true(pieces.slice(1, -1).every((p) => p.length >= 2 && p.length <= 4));
+  t.true(pieces.at(-1)!.endsWith('\r\nAccept: */*\r\nConnection: close\r\n\r\n'));
+  for (let i = 2; i < times.length; i++) {
+    const gap = Number((times[i]! - times[i - 1]!).toFixed(3));
+    t.true(gap === 0.2 || gap === 0.3, `write ${i} came ${gap} s after the previous one`);
+  }
+});
+
+test('with the pauses off the whole head is one write', async (t) => {
+  const writes: string[] = [];
+  await runVirtual(t, function* () {
+    const head = parseHead(['GET http://h/ HTTP/1.1', 'Host: h']);
+    yield* sendHead({ write: (d) => { writes.push(Buffer.from(d).toString('latin1')); }, drain: () => sleep(0) }, head, rewrite(head), 0, Math.random);
+  });
+  t.is(writes.length, 1);
+  t.regex(writes[0]!, /^GET \/ HTTP\/1\.1\r\n(X-.*\r\n){32}Host: h\r\nConnection: close\r\n\r\n$/);
+});
+
+interface Harness {
+  proxy: Server;
+  port: number;
+  stats: ProxyStats;
+  logs: string[];
+}
+
+function options(logs: string[], extra: Partial<ProxyOptions> = {}): ProxyOptions {
+  return { delayScale: 0, connectTimeout: 5, idleTimeout: 5, minHeaders: 0, maxConns: 100, log: (m) => logs.push(m), ...extra };
+}
+
+/** A loop with the proxy on a free port; the body gets the harness. No exception reports allowed. */
+async function withProxy<T>(t: ExecutionContext, extra: Partial<ProxyOptions>, body: (h: Harness) => Coroutine<T>): Promise<T> {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(`${ctx.message} ${ctx.exception}`));
+  try {
+    return await loop.runUntilComplete(function* (): Coroutine<T> {
+      const logs: string[] = [];
+      const stats = newStats();
+      const opts = options(logs, extra);
+      const proxy = yield* startServer((r, w) => serveClient(r, w, opts, stats), '127.0.0.1', 0);
+      try {
+        return yield* waitFor(body({ proxy, port: proxy.sockets[0]!.port, stats, logs }), 20);
+      } finally {
+        proxy.close();
+        proxy.abortClients();
+      }
+    }());
+  } finally {
+    loop.close();
+    t.deepEqual(reports, []);
+  }
+}
+
+function* origin(handler: (r: StreamReader, w: StreamWriter) => Coroutine<void>): Coroutine<Server> {
+  return yield* startServer(handler, '127.0.0.1', 0);
+}
+
+function* exchange(port: number, request: string | Buffer, eof = false): Coroutine<string> {
+  const [r, w] = yield* openConnection('127.0.0.1', port);
+  w.write(request);
+  if (eof) w.writeEof();
+  const reply = yield* r.read();
+  w.close();
+  return reply.toString('latin1');
+}
+
+function* answerOk(r: StreamReader, w: StreamWriter): Coroutine<void> {
+  yield* r.readUntil('\r\n\r\n');
+  w.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+  yield* w.drain();
+  w.close();
+}
+
+test('a real request is rewritten and relayed; the log line is written; nothing is left behind', async (t) => {
+  await withProxy(t, {}, function* ({ port, stats, logs, proxy }) {
+    let seen = '';
+    const up = yield* origin(function* (r, w) { seen = (yield* r.readUntil('\r\n\r\n')).toString('latin1'); w.write('HTTP/1.1 200 OK\r\n\r\nhello'); w.close(); });
+    const upPort = up.sockets[0]!.port;
+    const reply = yield* exchange(port, `GET http://127.0.0.1:${upPort}/p?q HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\nProxy-Connection: keep-alive\r\n\r\n`);
+    t.is(reply, 'HTTP/1.1 200 OK\r\n\r\nhello');
+    t.regex(seen, /^GET \/p\?q HTTP\/1\.1\r\n(X-[A-Z]{16}: [A-Za-z0-9]{128}\r\n){32}Host: 127\.0\.0\.1:\d+\r\nConnection: close\r\n\r\n$/);
+    t.deepEqual(logs, [`WARPING <GET http://127.0.0.1:${upPort}/p?q>`]);
+    while (stats.active > 0 || proxy.connectionCount > 0) yield* sleep(0.01);
+    t.is(stats.served, 1);
+    up.close();
+  });
+});
+
+test('error answers: 400 malformed or no Host, 502 unreachable, 504 silent upstream', async (t) => {
+  await withProxy(t, { idleTimeout: 0.3 }, function* ({ port }) {
+    t.regex(yield* exchange(port, 'GARBAGE\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    t.regex(yield* exchange(port, 'GET http://x/ HTTP/1.1\r\nAccept: */*\r\n\r\n'), /^HTTP\/1\.1 400 .*missing Host/s);
+    t.regex(yield* exchange(port, 'GET http://x/ HTTP/1.1\r\nHost: x:99999\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    const closed = yield* origin(function* () {});
+    const deadPort = closed.sockets[0]!.port;
+    closed.close();
+    yield* closed.waitClosed();
+    t.regex(yield* exchange(port, `GET http://127.0.0.1:${deadPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${deadPort}\r\n\r\n`), /^HTTP\/1\.1 502 .*ECONNREFUSED/s);
+    const silent = yield* origin(function* (r) { yield* r.read(); });
+    const sp = silent.sockets[0]!.port;
+    t.regex(yield* exchange(port, `GET http://127.0.0.1:${sp}/ HTTP/1.1\r\nHost: 127.0.0.1:${sp}\r\n\r\n`), /^HTTP\/1\.1 504 /);
+    t.regex(yield* exchange(port, `CONNECT 127.0.0.1:${deadPort} HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 502 /);
+    t.regex(yield* exchange(port, `GET / HTTP/1.1\r\nX: ${'v'.repeat(70000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
+    silent.abortClients();
+    silent.close();
+  });
+});
+
+test('WARP\'s original rule with minHeaders 3: a short head is closed without an answer', async (t) => {
+  await withProxy(t, { minHeaders: 3 }, function* ({ port, logs }) {
+    t.is(yield* exchange(port, 'GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: 127.0.0.1:1\r\nX: y\r\n\r\n'), '');
+    t.deepEqual(logs, []);
+  });
+});
+
+test('CONNECT tunnels both ways with half-close', async (t) => {
+  await withProxy(t, {}, function* ({ port, logs }) {
+    const echo = yield* origin(function* (r, w) { w.write(yield* r.read()); w.close(); });
+    const ep = echo.sockets[0]!.port;
+    const [r, w] = yield* openConnection('127.0.0.1', port);
+    w.write(`CONNECT 127.0.0.1:${ep} HTTP/1.1\r\nHost: 127.0.0.1:${ep}\r\n\r\n`);
+    t.is((yield* r.readUntil('\r\n\r\n')).toString(), 'HTTP/1.1 200 Connection established\r\n\r\n');
+    const blob = Buffer.alloc(300_000, 9);
+    w.write(blob);
+    w.writeEof();
+    const back = yield* r.read();
+    t.is(back.length, blob.length);
+    w.close();
+    t.deepEqual(logs, [`BYPASSING <CONNECT 127.0.0.1:${ep}> (SSL connection)`]);
+    echo.close();
+  });
+});
+
+test('a client sending its head a byte at a time does not delay other clients', async (t) => {
+  await withProxy(t, {}, function* ({ port }) {
+    const up = yield* origin(answerOk);
+    const upPort = up.sockets[0]!.port;
+    const req = `GET http://127.0.0.1:${upPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\n\r\n`;
+    let slowDone = false;
+    const slow = createTask(function* () {
+      const [r, w] = yield* openConnection('127.0.0.1', port);
+      for (const ch of req) { w.write(ch); yield* sleep(0.01); }
+      const reply = yield* r.read();
+      slowDone = true;
+      w.close();
+      return reply.toString();
+    }());
+    const fast: string[] = [];
+    for (let i = 0; i < 5; i++) fast.push(yield* exchange(port, req));
+    t.false(slowDone, 'the fast clients finished while the slow one was still typing');
+    t.true(fast.every((r) => r.endsWith('ok')));
+    t.regex(yield* slow, /ok$/);
+    up.close();
+  });
+});
+
+test('a client that vanishes mid-body and an upstream that resets mid-response leave nothing behind', async (t) => {
+  await withProxy(t, {}, function* ({ port, stats, proxy }) {
+    const up = yield* origin(function* (r, w) {
+      yield* r.readUntil('\r\n\r\n');
+      w.write('HTTP/1.1 200 OK\r\n\r\n' + 'x'.repeat(100_000));
+      yield* w.drain();
+      w.transport.abort(); // reset mid-response
+    });
+    const upPort = up.sockets[0]!.port;
+    const head = `POST http://127.0.0.1:${upPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\nContent-Length: 1000000\r\n\r\n`;
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    sock.write(head + 'partial body');
+    yield* sleep(0.05);
+    sock.destroy(); // vanishes mid-body
+    const reset = yield* exchange(port, `GET http://127.0.0.1:${upPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\n\r\n`);
+    t.true(reset.startsWith('HTTP/1.1 200 OK'));
+    for (let i = 0; i < 200 && (stats.active > 0 || proxy.connectionCount > 0); i++) yield* sleep(0.01);
+    t.is(stats.active, 0, 'no client task left');
+    t.is(stats.tasks.size, 0);
+    t.is(proxy.connectionCount, 0, 'no client socket left');
+    up.close();
+    yield* up.waitClosed();
+  });
+});
+
+test('maxConns closes connections over the limit at once', async (t) => {
+  await withProxy(t, { maxConns: 1 }, function* ({ port, stats }) {
+    const [r1, w1] = yield* openConnection('127.0.0.1', port);
+    w1.write('GET http://x/ HTTP/1.1\r\n'); // holds the only slot
+    yield* sleep(0.05);
+    const second = yield* exchange(port, 'GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n');
+    t.is(second, '');
+    t.is(stats.rejected, 1);
+    w1.close();
+    yield* r1.read();
+  });
+});
+
+test('npm start\'s main: --help, bind failure, warp_check.py passes (with Debian python3)', async (t) => {
+  const main = ['--import=tsx', 'examples/warp-proxy/main.ts'];
+  const help = spawnSync(process.execPath, [...main, '--help'], { encoding: 'utf8', timeout: 20000 });
+  t.is(help.status, 0);
+  t.regex(help.stdout, /--delay-scale/);
+  const bad = spawnSync(process.execPath, [...main, '--port', '0'], { encoding: 'utf8', timeout: 20000 });
+  t.is(bad.status, 2);
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const taken = (blocker.address() as net.AddressInfo).port;
+  const bind = spawnSync(process.execPath, [...main, '--port', String(taken)], { encoding: 'utf8', timeout: 20000 });
+  t.is(bind.status, 1);
+  t.regex(bind.stderr, /Failed to bind server at \[127\.0\.0\.1:\d+\]/);
+  const free = (blocker.address() as net.AddressInfo).port;
+  blocker.close();
+  const python = '/usr/bin/python3';
+  if (spawnSync(python, ['-c', 'pass']).status !== 0) {
+    t.log(`skipped warp_check.py: ${python} is not installed`);
+    return;
+  }
+  const child = spawn(process.execPath, [...main, '--port', String(free), '--min-headers', '3', '--delay-scale', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  for (let i = 0; i < 200 && !err.includes('Server bound'); i++) await new Promise((r) => setTimeout(r, 20));
+  const check = spawnSync(python, ['../shared/bench/peers/warp_check.py', '--proxy', `127.0.0.1:${free}`, '--delays'], { encoding: 'utf8', timeout: 60000 });
+  child.kill('SIGTERM');
+  t.is(await exited, 0, 'SIGTERM stops it with status 0');
+  if (check.error && (check.error as NodeJS.ErrnoException).code === 'ENOENT') { t.log('skipped: warp_check.py not found'); return; }
+  t.is(check.status, 0, check.stdout + check.stderr);
+  t.regex(check.stdout, /PASS pauses/);
+  t.regex(err, /bye/);
+});
