@@ -76,13 +76,19 @@ export class EventLoop {
   _asyncWoken = false;
   /** @internal the runnable that set _asyncWoken wants to run again at the same slot. */
   _resumeSlot = false;
+  /** @internal a done Future of `true`, shared by the fast paths of acquire() and friends. */
+  _doneTrue: Future<true> | null = null;
 
   readonly #clock: Clock;
-  #ready: Runnable[] = [];
-  #spare: Runnable[] = [];
-  /** The batch being run, kept across a microtask drain; null between batches. */
-  #batch: Runnable[] | null = null;
-  #batchIndex = 0;
+  /** The ready queue: a ring buffer (power-of-two capacity) read at #head, written at #tail.
+   *  Indices only grow; a slot is cleared when read, so nothing run stays referenced. An array
+   *  swapped and truncated per batch cost more than the callbacks in one-task batches. */
+  #ring: Array<Runnable | undefined> = new Array(1024).fill(undefined);
+  #mask = 1023;
+  #head = 0;
+  #tail = 0;
+  /** End (exclusive) of the batch being run, kept across a microtask drain; -1 between batches. */
+  #batchEnd = -1;
   readonly #timers = new TimerHeap();
   #timerSeq = 0;
   #state: DriveState = IDLE;
@@ -146,8 +152,19 @@ export class EventLoop {
 
   /** @internal hot path: a Future, Task or Handle to run in the next batch. */
   _pushReady(r: Runnable): void {
-    this.#ready.push(r);
+    if (this.#tail - this.#head > this.#mask) this.#grow();
+    this.#ring[this.#tail & this.#mask] = r;
+    this.#tail++;
     if (this.#state === IDLE) this.#wakeUp();
+  }
+
+  #grow(): void {
+    const old = this.#ring, oldMask = this.#mask;
+    const size = old.length * 2;
+    const ring: Array<Runnable | undefined> = new Array(size).fill(undefined);
+    for (let i = this.#head; i < this.#tail; i++) ring[i & (size - 1)] = old[i & oldMask];
+    this.#ring = ring;
+    this.#mask = size - 1;
   }
 
   /** @internal */
@@ -239,8 +256,10 @@ export class EventLoop {
     if (this.#running) throw new RuntimeError('Cannot close a running event loop');
     if (this.#closed) return;
     this.#closed = true;
-    this.#ready = [];
-    this.#batch = null;
+    this.#ring = [undefined];
+    this.#mask = 0;
+    this.#head = this.#tail = 0;
+    this.#batchEnd = -1;
     this.#timers.clear();
     this.#disarmNodeTimer();
     for (const sig of [...this.#signalListeners.keys()]) this.removeSignalHandler(sig);
@@ -276,40 +295,40 @@ export class EventLoop {
     const start = performance.now();
     let batches = 0;
     for (;;) {
-      let batch = this.#batch;
-      if (batch === null) {
+      let end = this.#batchEnd;
+      if (end < 0) {
         if (this.#stopping) return this.#finishRun();
-        this.#collectDueTimers();
-        if (this.#ready.length === 0) return this.#idle();
-        batch = this.#batch = this.#ready;
-        this.#ready = this.#spare;
-        this.#batchIndex = 0;
+        if (this.#timers.size > 0) this.#collectDueTimers();
+        end = this.#tail;
+        if (end === this.#head) return this.#idle();
+        this.#batchEnd = end;
       }
-      const n = batch.length;
-      let i = this.#batchIndex;
+      const n = end - this.#head;
       if (this.#debug) {
-        i = this.#runDebug(batch, i, n);
+        this.#runDebug(end);
       } else {
-        while (i < n) {
-          const r = batch[i++]!;
+        while (this.#head < end) {
+          const i = this.#head & this.#mask;
+          const r = this.#ring[i]!;
+          this.#ring[i] = undefined;
+          this.#head++;
           try {
             r._run();
           } catch (error) {
             this.#callbackFailed(error, r);
           }
           if (this._asyncWoken) {
-            if (this._resumeSlot) { this._resumeSlot = false; i--; }
+            if (this._resumeSlot) { // run the same runnable again after the drain
+              this._resumeSlot = false;
+              this.#head--;
+              this.#ring[this.#head & this.#mask] = r;
+            }
             break;
           }
         }
       }
-      if (i < n) {
-        this.#batchIndex = i;
-        return this.#drainThenContinue();
-      }
-      batch.length = 0;
-      this.#spare = batch;
-      this.#batch = null;
+      if (this.#head < end) return this.#drainThenContinue();
+      this.#batchEnd = -1;
       if (this._asyncWoken) return this.#drainThenContinue();
       if (((++batches & 15) === 0 || n > 256) && performance.now() - start > BUDGET_MS) {
         this.#state = SCHEDULED;
@@ -319,9 +338,13 @@ export class EventLoop {
     }
   }
 
-  #runDebug(batch: Runnable[], i: number, n: number): number {
-    while (i < n) {
-      const r = batch[i++]!;
+  #runDebug(end: number): void {
+    while (this.#head < end) {
+      const i = this.#head & this.#mask;
+      const r = this.#ring[i]!;
+      this.#ring[i] = undefined;
+      this.#head++;
+      const name = describeRunnable(r);
       const t0 = performance.now();
       try {
         r._run();
@@ -329,17 +352,19 @@ export class EventLoop {
         this.#callbackFailed(error, r);
       }
       const duration = (performance.now() - t0) / 1000;
-      if (duration >= this.slowCallbackDuration) this.#reportSlow(r, duration);
+      if (duration >= this.slowCallbackDuration) this.#reportSlow(name, duration);
       if (this._asyncWoken) {
-        if (this._resumeSlot) { this._resumeSlot = false; i--; }
+        if (this._resumeSlot) {
+          this._resumeSlot = false;
+          this.#head--;
+          this.#ring[this.#head & this.#mask] = r;
+        }
         break;
       }
     }
-    return i;
   }
 
-  #reportSlow(r: Runnable, duration: number): void {
-    const name = describeRunnable(r);
+  #reportSlow(name: string, duration: number): void {
     if (this.events.listenerCount('slowCallback') > 0) this.events.emit('slowCallback', { name, duration });
     else process.emitWarning(`Executing ${name} took ${duration.toFixed(3)} seconds`, 'SlowCallbackWarning');
   }
@@ -364,7 +389,7 @@ export class EventLoop {
       const h = timers.peek();
       if (h === undefined || h._when > now) break;
       timers.pop();
-      this.#ready.push(h);
+      this._pushReady(h);
     }
   }
 
@@ -389,7 +414,7 @@ export class EventLoop {
     if (!this.#running || this.#state !== IDLE) return;
     const next = this.#timers.peek();
     if (next === undefined) return;
-    if (this.#ready.length === 0) this.#clock._jumpTo!(next._when);
+    if (this.#tail === this.#head) this.#clock._jumpTo!(next._when);
     this.#state = SCHEDULED;
     this.#drive();
   };
@@ -537,7 +562,7 @@ export class EventLoop {
 
   /** @internal for diagnostics and tests */
   _readyCount(): number {
-    return this.#ready.length + (this.#batch === null ? 0 : this.#batch.length - this.#batchIndex);
+    return this.#tail - this.#head;
   }
 
   toString(): string {

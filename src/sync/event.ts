@@ -1,7 +1,7 @@
 // Event: asyncio's Event. set() wakes every waiter; a cancelled waiter just leaves the list.
 
 import type { Future } from '../tasks/future.js';
-import { doneFuture, enqueue, type WaiterFuture } from './waiters.js';
+import { doneFuture, doneTrue, enqueue, type WaiterFuture } from './waiters.js';
 
 /** asyncio: `Event`. */
 export class Event {
@@ -32,7 +32,7 @@ export class Event {
 
   /** asyncio: `Event.wait`. A Future of true once the event is set. */
   wait(): Future<true> {
-    if (this.#set) return doneFuture(true);
+    if (this.#set) return doneTrue();
     return enqueue<true>(this.#waiters);
   }
 

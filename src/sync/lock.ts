@@ -7,7 +7,7 @@
 
 import type { Future } from '../tasks/future.js';
 import { RuntimeError } from '../tasks/errors.js';
-import { doneFuture, enqueue, grantFirst, held, type Held, type WaiterFuture } from './waiters.js';
+import { doneFuture, doneTrue, enqueue, grantFirst, held, type Held, type WaiterFuture } from './waiters.js';
 
 /** asyncio: `Lock`. */
 export class Lock {
@@ -20,7 +20,7 @@ export class Lock {
   acquire(): Future<true> {
     if (!this.#locked) {
       this.#locked = true;
-      return doneFuture(true);
+      return doneTrue();
     }
     return enqueue<true>(this.#waiters);
   }

@@ -11,7 +11,7 @@
 
 import type { Future } from '../tasks/future.js';
 import { QueueEmpty, QueueFull, QueueShutDown } from './errors.js';
-import { doneFuture, enqueue, failedFuture, grantFirst, type WaiterFuture } from './waiters.js';
+import { doneFuture, doneTrue, enqueue, failedFuture, grantFirst, type WaiterFuture } from './waiters.js';
 import { Event } from './event.js';
 
 /** asyncio: `Queue`. `maxsize <= 0` means unbounded. */
@@ -62,7 +62,7 @@ export class Queue<T> {
     if (this.#shutdown) throw new QueueShutDown();
     if (this.#getters.length > 0) {
       this.#taskAdded();
-      grantFirst(this.#getters, item, () => this.#giveBack(item));
+      grantFirst(this.#getters, item, this.#giveBackGrant);
       return;
     }
     if (this.full()) throw new QueueFull();
@@ -75,7 +75,7 @@ export class Queue<T> {
     if (this.#shutdown) return failedFuture(new QueueShutDown());
     if (this.#putters.length === 0 && !this.full()) {
       this.putNowait(item);
-      return doneFuture(true);
+      return doneTrue();
     }
     const w = enqueue<true>(this.#putters);
     w._item = item;
@@ -137,19 +137,21 @@ export class Queue<T> {
   #admitPutter(): void {
     const putter = this.#putters[0];
     if (putter === undefined || this.full()) return;
-    const item = putter._item as T;
-    putter._item = undefined;
-    this._put(item);
+    this._put(putter._item as T);
     this.#taskAdded();
-    grantFirst(this.#putters, true, () => this.#takeBack(item));
+    grantFirst(this.#putters, true, this.#takeBackGrant);
   }
+
+  // One hook per queue, not a closure per grant: the item is the getter's result / the putter's _item.
+  readonly #giveBackGrant = (fut: Future<any>): void => this.#giveBack(fut.result() as T);
+  readonly #takeBackGrant = (fut: Future<any>): void => this.#takeBack((fut as WaiterFuture<true>)._item as T);
 
   /** A getter was granted `item` but cancelled before it resumed. */
   #giveBack(item: T): void {
     this.#unfinished--; // putNowait will count it again
     if (this.#getters.length > 0) {
       this.#taskAdded();
-      grantFirst(this.#getters, item, () => this.#giveBack(item));
+      grantFirst(this.#getters, item, this.#giveBackGrant);
     } else {
       this._unget(item);
       this.#taskAdded();

@@ -4,7 +4,7 @@
 // (the value does not change); an abandoned grant is released again (waiters.ts).
 
 import type { Future } from '../tasks/future.js';
-import { doneFuture, enqueue, grantFirst, held, type Held, type WaiterFuture } from './waiters.js';
+import { doneFuture, doneTrue, enqueue, grantFirst, held, type Held, type WaiterFuture } from './waiters.js';
 
 /** asyncio: `Semaphore`. */
 export class Semaphore {
@@ -26,7 +26,7 @@ export class Semaphore {
   acquire(): Future<true> {
     if (this._value > 0 && this.#waiters.length === 0) {
       this._value--;
-      return doneFuture(true);
+      return doneTrue();
     }
     return enqueue<true>(this.#waiters);
   }

@@ -42,15 +42,27 @@ export function enqueue<T>(list: WaiterFuture<any>[], loop: EventLoop = getEvent
   return w;
 }
 
-/** Completes the oldest waiter with `value`; `abandon` runs if its task is cancelled before it
- *  resumes. Returns false when nobody waits. */
-export function grantFirst<T>(list: WaiterFuture<T>[], value: T, abandon: (() => void) | null): boolean {
+/** Completes the oldest waiter with `value`; `abandon(waiter)` runs if its task is cancelled
+ *  before it resumes. Returns false when nobody waits. */
+export function grantFirst<T>(list: WaiterFuture<T>[], value: T, abandon: ((fut: Future<any>) => void) | null): boolean {
   const w = list.shift();
   if (w === undefined) return false;
   w._list = null;
   w._onAbandon = abandon;
   w._finish(value);
   return true;
+}
+
+/** The loop's shared done Future of `true` (a done Future never changes, so one serves all). */
+export function doneTrue(): Future<true> {
+  const loop = getEventLoop();
+  let f = loop._doneTrue;
+  if (f === null) {
+    f = new Future<true>(loop);
+    f._finish(true);
+    loop._doneTrue = f;
+  }
+  return f;
 }
 
 /** A done future (the synchronous fast path of a waiting method). */

@@ -34,6 +34,9 @@ export interface Waiter {
 }
 
 interface Unretrieved { loop: EventLoop; error: unknown; what: string }
+const YIELD_RESULT: IteratorYieldResult<Yieldable> = { value: undefined, done: false };
+const RETURN_RESULT: IteratorReturnResult<unknown> = { value: undefined, done: true };
+
 const unretrieved = new FinalizationRegistry<Unretrieved>((held) => {
   held.loop.callExceptionHandler({ message: `${held.what} exception was never retrieved`, exception: held.error });
 });
@@ -50,8 +53,10 @@ export class Future<T> implements PromiseLike<T> {
   /** @internal Set by sync primitives on a granted waiter: gives the grant back (releases the
    *  lock, returns the item) when the generator task it woke is cancelled before it resumes,
    *  so the grant is never lost. Called by Task#_wake. */
-  _onAbandon: (() => void) | null = null;
-  /** Done callbacks and waiting tasks, in the order added; allocated on first add. */
+  _onAbandon: ((fut: Future<any>) => void) | null = null;
+  /** The first done callback or waiting task: most futures have exactly one, a task. */
+  #cb0: DoneCallback<any> | Waiter | null = null;
+  /** Done callbacks and waiting tasks after the first, in the order added; made on demand. */
   #callbacks: Array<DoneCallback<any> | Waiter> | null = null;
   /** True while this future sits in the ready queue to run its callbacks. */
   #queued = false;
@@ -133,16 +138,27 @@ export class Future<T> implements PromiseLike<T> {
       this._loop.callSoon(cb, this);
       return;
     }
-    (this.#callbacks ??= []).push(cb);
+    this.#add(cb);
+  }
+
+  #add(cb: DoneCallback<any> | Waiter): void {
+    if (this.#cb0 === null && this.#callbacks === null) this.#cb0 = cb;
+    else (this.#callbacks ??= []).push(cb);
   }
 
   /** asyncio: `Future.remove_done_callback`. Returns how many were removed. */
   removeDoneCallback(cb: DoneCallback<T>): number {
+    let removed = 0;
+    if (this.#cb0 === cb) {
+      this.#cb0 = null;
+      removed++;
+    }
     const cbs = this.#callbacks;
-    if (cbs === null) return 0;
-    const kept = cbs.filter((c) => c !== cb);
-    const removed = cbs.length - kept.length;
-    if (removed > 0) this.#callbacks = kept;
+    if (cbs !== null) {
+      const kept = cbs.filter((c) => c !== cb);
+      removed += cbs.length - kept.length;
+      if (kept.length !== cbs.length) this.#callbacks = kept;
+    }
     return removed;
   }
 
@@ -154,8 +170,14 @@ export class Future<T> implements PromiseLike<T> {
 
   /** @internal Iterator protocol for `yield*`; not for direct use. */
   next(): IteratorResult<Yieldable, T> {
-    if (this.#state === PENDING) return { value: this as Future<unknown>, done: false };
-    return { value: this.result(), done: true };
+    // One shared result object each way: `yield*` hands the inner result straight to the
+    // Task's `coro.next()`, which reads it at once, so nothing ever holds one.
+    if (this.#state === PENDING) {
+      YIELD_RESULT.value = this as Future<unknown>;
+      return YIELD_RESULT;
+    }
+    RETURN_RESULT.value = this.result();
+    return RETURN_RESULT as IteratorReturnResult<T>;
   }
 
   /** @internal Iterator protocol: an error thrown into `yield*` surfaces at that yield*. */
@@ -188,7 +210,7 @@ export class Future<T> implements PromiseLike<T> {
       // One settle slot per then(): each awaiting async task is woken in its own turn, in the
       // order it started waiting, like a task waiter (see _run).
       return new Promise<T>((resolve, reject) => {
-        (this.#callbacks ??= []).push((f: Future<T>) => {
+        this.#add((f: Future<T>) => {
           f._loop._asyncWoken = true; // let the continuation finish before the next callback
           if (f.#state === FINISHED && f.#error === undefined) resolve(f.#value as T);
           else reject(f.#state === CANCELLED ? f._cancelledError() : f.#error);
@@ -254,15 +276,7 @@ export class Future<T> implements PromiseLike<T> {
 
   /** @internal Park a task on this future. */
   _addWaiter(waiter: Waiter): void {
-    (this.#callbacks ??= []).push(waiter);
-  }
-
-  /** @internal */
-  _removeWaiter(waiter: Waiter): void {
-    const cbs = this.#callbacks;
-    if (cbs === null) return;
-    const i = cbs.indexOf(waiter);
-    if (i >= 0) cbs.splice(i, 1);
+    this.#add(waiter);
   }
 
   /** @internal Ready-queue entry point: run the done callbacks (Task overrides for its step).
@@ -274,20 +288,23 @@ export class Future<T> implements PromiseLike<T> {
       this.#pendingValue = undefined;
       this.#state = FINISHED;
     }
+    const loop = this._loop;
+    const first = this.#cb0;
+    if (first !== null) {
+      this.#cb0 = null;
+      this.#invoke(first);
+      if (loop._asyncWoken && this.#callbacks !== null) {
+        loop._resumeSlot = true; // the rest after the microtask drain
+        return;
+      }
+    }
     const cbs = this.#callbacks;
     if (cbs === null) {
       this.#queued = false;
       return;
     }
-    const loop = this._loop;
     for (let i = this.#cbIndex; i < cbs.length; i++) {
-      const cb = cbs[i]!;
-      try {
-        if (typeof cb === 'function') cb(this);
-        else cb._wake(this as Future<unknown>);
-      } catch (error) {
-        loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception: error, future: this });
-      }
+      this.#invoke(cbs[i]!);
       if (loop._asyncWoken && i + 1 < cbs.length) {
         this.#cbIndex = i + 1;
         loop._resumeSlot = true;
@@ -297,6 +314,16 @@ export class Future<T> implements PromiseLike<T> {
     this.#callbacks = null;
     this.#cbIndex = 0;
     this.#queued = false;
+    if (this.#cb0 !== null) this._run(); // added by a callback while we ran (rare)
+  }
+
+  #invoke(cb: DoneCallback<any> | Waiter): void {
+    try {
+      if (typeof cb === 'function') cb(this);
+      else cb._wake(this as Future<unknown>);
+    } catch (error) {
+      this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception: error, future: this });
+    }
   }
 
   /** @internal for "Task exception was never retrieved" */
@@ -305,7 +332,7 @@ export class Future<T> implements PromiseLike<T> {
   }
 
   #schedule(): void {
-    if (this.#queued || this.#callbacks === null) return;
+    if (this.#queued || (this.#cb0 === null && this.#callbacks === null)) return;
     this.#queued = true;
     this._loop._pushReady(this);
   }

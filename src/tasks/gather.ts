@@ -44,8 +44,12 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     outer._resolveOnRun([]);
     return outer;
   }
-  const seen = new Map<unknown, Future<unknown>>();
+  // Futures pass through; the same coroutine or promise given twice becomes one task (asyncio's
+  // arg_to_fut). The map is made only when a non-Future argument appears.
+  let seen: Map<unknown, Future<unknown>> | null = null;
   const children = args.map((aw) => {
+    if (aw instanceof Future) return aw as Future<unknown>;
+    seen ??= new Map();
     let f = seen.get(aw);
     if (f === undefined) {
       f = ensureFuture(aw as Awaitable<unknown>, loop);
@@ -54,7 +58,8 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     return f;
   });
   outer._children = children;
-  const unique = new Set(children).size;
+  const distinct = new Set(children);
+  const unique = distinct.size;
   let finished = 0;
   const onChildDone = (fut: Future<unknown>): void => {
     finished++;
@@ -85,6 +90,6 @@ export function gather(...args: unknown[]): Future<unknown[]> {
       }));
     }
   };
-  for (const f of new Set(children)) f.addDoneCallback(onChildDone);
+  for (const f of distinct) f.addDoneCallback(onChildDone);
   return outer;
 }

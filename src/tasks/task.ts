@@ -43,7 +43,9 @@ export class Task<T> extends Future<T> implements Waiter {
   #numCancelsRequested = 0;
   /** An error to throw into the coroutine at its next step (a bad yield). */
   #throwNext: unknown = undefined;
-  #name: string;
+  /** The name, made from #id on first use (most tasks are never asked). */
+  #name: string | null;
+  readonly #id: number;
   /** @internal the task that created this one, for the task tree. */ readonly _parent: Task<unknown> | null;
   /** @internal where it was created (debug mode only). */ readonly _createdAt: string | undefined;
 
@@ -68,7 +70,8 @@ export class Task<T> extends Future<T> implements Waiter {
     } else {
       throw new TypeError(`a coroutine, promise or function was expected, got ${String(body)}`);
     }
-    this.#name = name ?? `Task-${++taskCounter}`;
+    this.#id = ++taskCounter;
+    this.#name = name ?? null;
     this._parent = current.task ?? asyncTaskContext.getStore() ?? null;
     this._createdAt = loop.getDebug() ? new Error().stack?.split('\n').slice(2, 6).join('\n') : undefined;
     loop._registerTask(this);
@@ -77,7 +80,7 @@ export class Task<T> extends Future<T> implements Waiter {
 
   /** asyncio: `Task.get_name`. */
   getName(): string {
-    return this.#name;
+    return (this.#name ??= `Task-${this.#id}`);
   }
 
   /** asyncio: `Task.set_name`. */
@@ -157,7 +160,7 @@ export class Task<T> extends Future<T> implements Waiter {
       // Granted (a lock, an item) but cancelled before resuming: CancelledError will be raised
       // at the yield*, so the coroutine never sees the grant; hand it back first.
       fut._onAbandon = null;
-      abandon();
+      abandon(fut);
     }
     this.#step(undefined, false);
   }
@@ -229,7 +232,7 @@ export class Task<T> extends Future<T> implements Waiter {
 
   #park(fut: Future<unknown>): void {
     if (fut._loop !== this._loop) {
-      this.#throwNext = new RuntimeError(`Task ${this.#name} got Future attached to a different loop`);
+      this.#throwNext = new RuntimeError(`Task ${this.getName()} got Future attached to a different loop`);
       this._loop._pushReady(this);
       return;
     }
@@ -308,6 +311,6 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 
   override toString(): string {
-    return `<${this._describe()} name=${this.#name}>`;
+    return `<${this._describe()} name=${this.getName()}>`;
   }
 }
