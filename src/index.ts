@@ -51,3 +51,5 @@ export { StreamWriter } from './streams/stream-writer.js';
 export { openConnection, openUnixConnection, startServer, startUnixServer } from './streams/open-connection.js';
 export type { OpenOptions, StartOptions } from './streams/open-connection.js';
 export { IncompleteReadError, LimitOverrunError } from './streams/errors.js';
+export { createSubprocessExec, createSubprocessShell, Process, PIPE, DEVNULL, STDOUT } from './streams/subprocess.js';
+export type { SubprocessOptions } from './streams/subprocess.js';

@@ -30,7 +30,7 @@ export class StreamReader {
   #buf: Buffer = EMPTY;
   #eof = false;
   #error: unknown = null;
-  #transport: Transport | null = null;
+  #transport: Pick<Transport, 'pauseReading' | 'resumeReading'> | null = null;
   #paused = false;
   #op: ReadOp | null = null;
   #opFuture: Future<Buffer> | null = null;
@@ -48,7 +48,7 @@ export class StreamReader {
   }
 
   /** @internal */
-  _setTransport(t: Transport): void {
+  _setTransport(t: Pick<Transport, 'pauseReading' | 'resumeReading'>): void {
     this.#transport = t;
   }
 
