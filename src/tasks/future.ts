@@ -43,6 +43,9 @@ const unretrieved = new FinalizationRegistry<Unretrieved>((held) => {
 
 /** asyncio: `Future`. A result that will exist later; `yield*`-able and awaitable. */
 export class Future<T> implements PromiseLike<T> {
+  /** @internal On the prototype: true for futures other code also waits on (a Task, a
+   *  greenlet's result), which an interrupt must leave alone rather than cancel. */
+  declare readonly _shared: boolean;
   /** @internal */ readonly _loop: EventLoop;
   #state: State = PENDING;
   #value: T | undefined = undefined;
@@ -204,6 +207,11 @@ export class Future<T> implements PromiseLike<T> {
     return this.#getPromise().then(onFulfilled, onRejected);
   }
 
+  /** @internal The settle promise without the async-task bookkeeping of then(). */
+  _promise(): Promise<T> {
+    return this.#getPromise();
+  }
+
   #getPromise(): Promise<T> {
     this.#retrieved();
     if (this.#state === PENDING || this.#queued) {
@@ -277,6 +285,18 @@ export class Future<T> implements PromiseLike<T> {
   /** @internal Park a task on this future. */
   _addWaiter(waiter: Waiter): void {
     this.#add(waiter);
+  }
+
+  /** @internal Unpark a task (it was interrupted and waits no more). */
+  _removeWaiter(waiter: Waiter): void {
+    if (this.#cb0 === waiter) {
+      this.#cb0 = null;
+      return;
+    }
+    const cbs = this.#callbacks;
+    if (cbs === null) return;
+    const i = cbs.indexOf(waiter);
+    if (i >= 0) cbs.splice(i, 1);
   }
 
   /** @internal Ready-queue entry point: run the done callbacks (Task overrides for its step).
@@ -373,6 +393,8 @@ function short(x: unknown): string {
   catch { s = Object.prototype.toString.call(x); }
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
+
+(Future.prototype as { _shared: boolean })._shared = false;
 
 /** Type guard usable across the layers. */
 export function isFuture(x: unknown): x is Future<unknown> {

@@ -41,8 +41,15 @@ export class Task<T> extends Future<T> implements Waiter {
   #cancelMessage: string | undefined = undefined;
   #cancelReason: CancelReason | undefined = undefined;
   #numCancelsRequested = 0;
-  /** An error to throw into the coroutine at its next step (a bad yield). */
+  /** An error to throw into the coroutine at its next step (a bad yield, an interrupt). */
   #throwNext: unknown = undefined;
+  /** Async-function tasks that can be interrupted (greenlets): rejects the current await. */
+  #interruptAwait: ((error: unknown) => void) | null = null;
+  #started = false;
+  /** @internal set by the greenlet bridge: this task's awaits can be interrupted. */
+  _interruptible = false;
+  /** @internal the greenlet this task runs, if any (tasks layer only stores it). */
+  _greenlet: object | null = null;
   /** The name, made from #id on first use (most tasks are never asked). */
   #name: string | null;
   readonly #id: number;
@@ -128,6 +135,11 @@ export class Task<T> extends Future<T> implements Waiter {
     }
     const w = this.#waitingOn;
     if (w !== null) {
+      if (w._shared && !(w instanceof Task) && !w.done()) {
+        // A greenlet's result: others join it too, so stop waiting instead of cancelling it.
+        this._interrupt(new CancelledError(msg, reason));
+        return true;
+      }
       if (reason !== undefined && !w.done()) w._cancelReason = reason;
       if (w.cancel(msg)) return true;
     }
@@ -156,7 +168,7 @@ export class Task<T> extends Future<T> implements Waiter {
   _wake(fut: Future<unknown>): void {
     this.#waitingOn = null;
     const abandon = fut._onAbandon;
-    if (abandon !== null && this.#mustCancel && !fut.cancelled()) {
+    if (abandon !== null && (this.#mustCancel || this.#throwNext !== undefined) && !fut.cancelled()) {
       // Granted (a lock, an item) but cancelled before resuming: CancelledError will be raised
       // at the yield*, so the coroutine never sees the grant; hand it back first.
       fut._onAbandon = null;
@@ -175,7 +187,44 @@ export class Task<T> extends Future<T> implements Waiter {
       return Promise.reject(error);
     }
     this.#waitingOn = fut;
-    return null;
+    if (!this._interruptible && !(fut._shared && !(fut instanceof Task))) return null;
+    // A greenlet's await must be interruptible even when it waits on another task, which an
+    // interrupt must not cancel: race the future against the interrupt (one promise per await,
+    // paid by interruptible async tasks only).
+    return new Promise<never>((resolve, reject) => {
+      this.#interruptAwait = reject;
+      fut._promise().then(resolve as (v: unknown) => void, reject);
+    });
+  }
+
+  /** @internal gevent's implicit interruption: raise `error` inside the coroutine at its current
+   *  wait (or its next step). A future the task owns (a sleep, a lock or queue waiter) is
+   *  cancelled so its timer or slot is released; a Task it waits on is left running (killing a
+   *  greenlet that joins another does not kill that one). Returns false if already done. */
+  _interrupt(error: unknown): boolean {
+    if (this.done()) return false;
+    const w = this.#waitingOn;
+    if (this.#kind !== GENERATOR) {
+      if (this.#start !== null) { // not started: it never runs
+        this.#start = null;
+        this.#kind = GENERATOR;
+        this.#coro = (function* (): Coroutine<T> { throw error; })();
+        return true;
+      }
+      const reject = this.#interruptAwait;
+      this.#interruptAwait = null;
+      if (w !== null && !w.done() && !w._shared) w.cancel();
+      if (reject !== null) reject(error);
+      return true;
+    }
+    this.#throwNext = error;
+    if (w !== null && !w.done()) {
+      w._removeWaiter(this);
+      this.#waitingOn = null;
+      if (!w._shared) w.cancel();
+      this._loop._pushReady(this);
+    }
+    return true;
   }
 
   /** @internal */
@@ -190,17 +239,18 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 
   #step(error: unknown, hasError: boolean): void {
+    if (!this.#started) this.#started = true;
     if (this.#kind !== GENERATOR) {
       this.#startAsync();
       return;
     }
-    if (this.#mustCancel) {
-      this.#mustCancel = false;
-      error = this.#makeCancelledError();
-      hasError = true;
-    } else if (this.#throwNext !== undefined) {
+    if (this.#throwNext !== undefined) {
       error = this.#throwNext;
       this.#throwNext = undefined;
+      hasError = true;
+    } else if (this.#mustCancel) {
+      this.#mustCancel = false;
+      error = this.#makeCancelledError();
       hasError = true;
     }
     const coro = this.#coro!;
@@ -310,7 +360,13 @@ export class Task<T> extends Future<T> implements Waiter {
     );
   }
 
+  /** @internal True once the task has taken its first step. */
+  get _started(): boolean {
+    return this.#started;
+  }
+
   override toString(): string {
     return `<${this._describe()} name=${this.getName()}>`;
   }
 }
+(Task.prototype as { _shared: boolean })._shared = true;

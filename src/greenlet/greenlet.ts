@@ -1,0 +1,311 @@
+// Greenlet: gevent's unit of work, on a Tulip Task.
+//
+// A greenlet body is a plain function — a generator function (waits with `yield*`) or an async
+// function (waits with `await`) — run as a Task marked interruptible, so kill() and Timeout
+// raise inside it at whatever Tulip wait it is blocked on, however deep the call chain
+// (Task#_interrupt). Waits on foreign promises cannot be interrupted until they settle: that is
+// gevent's "C extension" caveat, and the reason to wrap them in fromPromise().
+//
+// Greenlets start in spawn order, one at a time (their first steps are ready callbacks, FIFO),
+// so programs print the same lines on every run. State follows gevent: started, ready(),
+// successful(), value, exception (a property, as in gevent), dead. An exception stays inside
+// the greenlet: it is reported through the loop's exception handler with the greenlet's name and
+// never raised in the spawner; get(), `yield*` and `await` re-raise it. A greenlet ended by
+// GreenletExit is successful and its value is the GreenletExit. Links run as loop callbacks.
+//
+// A Greenlet is Future-like, not a Future (gevent's `exception` property would clash with
+// Future.exception()): it is `yield*`-able and awaitable through an inner Future, which
+// greenletToFuture() hands out for Tulip's wait/gather.
+
+import type { TimerHandle } from '../loop/handle.js';
+import type { Future } from '../tasks/future.js';
+import type { Task, TaskBody } from '../tasks/task.js';
+import { isGeneratorFunction, type Coroutine, type Yieldable } from '../tasks/coroutine.js';
+import { BridgeFuture, GreenletExit, SharedBridgeFuture, hubLoop } from './hub.js';
+
+/** What a greenlet runs: a generator function, an async function, or a plain function. */
+export type GreenletBody<T, A extends unknown[]> = (...args: A) => Coroutine<T> | PromiseLike<T> | T;
+
+type Link<T> = (g: Greenlet<T>) => void;
+type State = 'new' | 'scheduled' | 'running' | 'dead';
+let counter = 0;
+
+/** gevent: `Greenlet`. Give a body to the constructor, or subclass and override run(). */
+export class Greenlet<T = unknown> implements PromiseLike<T> {
+  readonly #done: BridgeFuture<T>;
+  readonly #body: GreenletBody<T, any[]> | null;
+  readonly #args: unknown[];
+  #state: State = 'new';
+  #task: Task<T> | null = null;
+  #later: TimerHandle | null = null;
+  #links: Array<{ cb: Link<T>; when: 'any' | 'value' | 'exception' }> = [];
+  #value: T | undefined = undefined;
+  #exception: unknown = null;
+  /** gevent: `Greenlet.name`. */
+  name: string;
+  /** @internal a Pool's slot: the greenlet starts when this future is done. */
+  _gate: Future<unknown> | null = null;
+
+  constructor(body?: GreenletBody<T, any[]>, ...args: unknown[]) {
+    this.#done = new SharedBridgeFuture<T>(hubLoop());
+    this.#body = body ?? null;
+    this.#args = args;
+    this.name = `Greenlet-${++counter}`;
+  }
+
+  /** gevent: `Greenlet.run`. Override in a subclass (a generator method or an async one). */
+  run(...args: unknown[]): Coroutine<T> | PromiseLike<T> | T {
+    if (this.#body === null) throw new TypeError(`${this.name} has no body: pass one to the constructor or override run()`);
+    return this.#body(...args);
+  }
+
+  /** gevent: `Greenlet.started`. Scheduled or running, not yet dead. */
+  get started(): boolean {
+    return this.#state === 'scheduled' || this.#state === 'running';
+  }
+
+  /** gevent: `Greenlet.dead`. */
+  get dead(): boolean {
+    return this.#state === 'dead';
+  }
+
+  /** gevent: `Greenlet.ready()`. */
+  ready(): boolean {
+    return this.#state === 'dead';
+  }
+
+  /** gevent: `Greenlet.successful()`. Dead without an exception (GreenletExit counts as success). */
+  successful(): boolean {
+    return this.#state === 'dead' && this.#exception === null;
+  }
+
+  /** gevent: `Greenlet.value`. The result once successful, else undefined. */
+  get value(): T | undefined {
+    return this.#value;
+  }
+
+  /** gevent: `Greenlet.exception`. What it died of, else null. */
+  get exception(): unknown {
+    return this.#exception;
+  }
+
+  /** gevent: `Greenlet.start()`. Schedules it: FIFO with every other ready callback. */
+  start(): this {
+    if (this.#state !== 'new') return this;
+    this.#state = 'scheduled';
+    const gate = this._gate;
+    if (gate === null || gate.done()) this.#launch();
+    else gate.addDoneCallback(() => { if (this.#state === 'scheduled') this.#launch(); });
+    return this;
+  }
+
+  /** gevent: `Greenlet.start_later(seconds)`. */
+  startLater(seconds: number): this {
+    if (this.#state !== 'new') return this;
+    this.#state = 'scheduled';
+    this.#later = this.#done.getLoop().callLater(seconds, () => {
+      this.#later = null;
+      if (this.#state === 'scheduled') this.#launch();
+    });
+    return this;
+  }
+
+  #launch(): void {
+    this.#state = 'running';
+    const loop = this.#done.getLoop();
+    const task = loop.createTask<T>(this.#taskBody(), { name: this.name });
+    task._interruptible = true;
+    task._greenlet = this;
+    this.#task = task;
+    task.addDoneCallback(() => this.#taskDone(task));
+  }
+
+  #taskBody(): TaskBody<T> {
+    const args = this.#args;
+    const fn: (...a: unknown[]) => unknown = this.run === Greenlet.prototype.run && this.#body !== null ? this.#body : this.run.bind(this);
+    const target = this.run === Greenlet.prototype.run ? this.#body : this.run;
+    if (target !== null && isGeneratorFunction(target)) return fn(...args) as Coroutine<T>;
+    return () => fn(...args) as T;
+  }
+
+  #taskDone(task: Task<T>): void {
+    if (task.cancelled()) this.#die(undefined, task._cancelledError());
+    else {
+      const error = task.exception();
+      if (error === null) this.#die(task.result(), null);
+      else this.#die(undefined, error);
+    }
+  }
+
+  /** Ends the greenlet with `value` or `error` (GreenletExit is a value). */
+  #die(value: T | undefined, error: unknown): void {
+    if (this.#state === 'dead') return;
+    this.#state = 'dead';
+    const done = this.#done;
+    if (error instanceof GreenletExit) {
+      value = error as T;
+      error = null;
+    }
+    if (error === null) {
+      this.#value = value;
+      done._finish(value as T);
+    } else {
+      this.#exception = error;
+      done._fail(error);
+      done.exception(); // reported below, not again by the garbage collector
+      const silent = (error as { silent?: boolean } | null)?.silent === true;
+      if (!silent) done.getLoop().callExceptionHandler({ message: `${this.name} failed with ${(error as Error)?.name ?? String(error)}`, exception: error, greenlet: this });
+    }
+    const ok = this.#exception === null;
+    for (const { cb, when } of this.#links.splice(0)) {
+      if (when === 'any' || (when === 'value') === ok) done.getLoop().callSoon(cb, this);
+    }
+  }
+
+  /** gevent: `Greenlet.join(timeout)`. Resolves to true once dead, false if the timeout passed
+   *  first; never raises the greenlet's exception. */
+  join(timeout?: number | null): Future<boolean> {
+    return waitReady(this.#done, timeout ?? null);
+  }
+
+  /** gevent: `Greenlet.get(block, timeout)`. The value, or raises the exception; raises Timeout
+   *  if it is not dead in time (at once with `block: false`). */
+  get(options: { block?: boolean; timeout?: number | null } = {}): Future<T> {
+    const { block = true, timeout = null } = options;
+    const loop = this.#done.getLoop();
+    const out = new BridgeFuture<T>(loop);
+    const settle = (): void => {
+      if (out.done()) return;
+      if (this.#state !== 'dead') out._fail(makeTimeout(timeout ?? 0));
+      else if (this.#exception !== null) out._fail(this.#exception);
+      else out._finish(this.#value as T);
+    };
+    if (this.#state === 'dead' || !block) settle();
+    else waitReady(this.#done, timeout).addDoneCallback(settle);
+    return out;
+  }
+
+  /** gevent: `Greenlet.kill(exception=GreenletExit, block=True, timeout=None)`. Raises
+   *  `exception` inside the greenlet at its current wait; a greenlet not started yet never runs.
+   *  With `block` the Future resolves (to true) once it is dead. */
+  kill(exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
+    const { block = true, timeout = null } = options;
+    const error = typeof exception === 'function' ? new (exception as new () => unknown)() : exception;
+    if (this.#state === 'new' || this.#state === 'scheduled') {
+      this.#later?.cancel();
+      this.#later = null;
+      this.#die(undefined, error);
+    } else if (this.#state === 'running') {
+      const task = this.#task!;
+      task._interrupt(error);
+      if (!task._started) this.#die(undefined, error); // never ran a line: dead at once, as in gevent
+    }
+    if (!block) {
+      const f = new BridgeFuture<boolean>(this.#done.getLoop());
+      f._finish(this.#state === 'dead');
+      return f;
+    }
+    return waitReady(this.#done, timeout);
+  }
+
+  /** gevent: `Greenlet.link(callback)`: `cb(greenlet)` once it is dead. */
+  link(cb: Link<T>): void {
+    this.#addLink(cb, 'any');
+  }
+
+  /** gevent: `Greenlet.link_value`: only if it ended successfully. */
+  linkValue(cb: Link<T>): void {
+    this.#addLink(cb, 'value');
+  }
+
+  /** gevent: `Greenlet.link_exception`: only if it died of an exception. */
+  linkException(cb: Link<T>): void {
+    this.#addLink(cb, 'exception');
+  }
+
+  /** gevent: `Greenlet.unlink`. */
+  unlink(cb: Link<T>): void {
+    this.#links = this.#links.filter((l) => l.cb !== cb);
+  }
+
+  #addLink(cb: Link<T>, when: 'any' | 'value' | 'exception'): void {
+    if (this.#state !== 'dead') {
+      this.#links.push({ cb, when });
+      return;
+    }
+    const ok = this.#exception === null;
+    if (when === 'any' || (when === 'value') === ok) this.#done.getLoop().callSoon(cb, this);
+  }
+
+  // Future-like: `yield* g` and `await g` wait for the result (and re-raise the exception).
+  [Symbol.iterator](): Iterator<Yieldable, T, unknown> {
+    return this.#done[Symbol.iterator]();
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#done.then(onFulfilled, onRejected);
+  }
+
+  /** @internal the Future that completes with the greenlet (greenletToFuture). */
+  get _future(): BridgeFuture<T> {
+    return this.#done;
+  }
+
+  toString(): string {
+    const state = this.#state === 'dead' ? (this.successful() ? 'dead, successful' : 'dead, failed') : this.#state;
+    return `<Greenlet "${this.name}" [${state}]>`;
+  }
+
+  /** gevent: `Greenlet.spawn` (classmethod). */
+  static spawn<T, A extends unknown[]>(fn: GreenletBody<T, A>, ...args: A): Greenlet<T> {
+    return new Greenlet<T>(fn as GreenletBody<T, any[]>, ...args).start();
+  }
+}
+
+/** Set by timeout.ts (it imports this file): builds gevent's Timeout for get(). */
+let makeTimeout: (seconds: number) => unknown = (seconds) => new Error(`timed out after ${seconds} s`);
+/** @internal */
+export function _setTimeoutFactory(f: (seconds: number) => unknown): void {
+  makeTimeout = f;
+}
+
+/** A Future of true once `fut` is done, false if `timeout` seconds pass first. */
+export function waitReady(fut: Future<unknown>, timeout: number | null): BridgeFuture<boolean> {
+  const loop = fut.getLoop();
+  const out = new BridgeFuture<boolean>(loop);
+  if (fut.done()) {
+    out._finish(true);
+    return out;
+  }
+  let timer: TimerHandle | null = null;
+  const onDone = (): void => {
+    timer?.cancel();
+    if (!out.done()) out._finish(true);
+  };
+  fut.addDoneCallback(onDone);
+  if (timeout !== null) {
+    timer = loop.callLater(timeout, () => {
+      fut.removeDoneCallback(onDone);
+      if (!out.done()) out._finish(false);
+    });
+  }
+  out.addDoneCallback(() => {
+    if (!out.cancelled()) return;
+    timer?.cancel();
+    fut.removeDoneCallback(onDone);
+  });
+  return out;
+}
+
+/** gevent: `gevent.spawn(fn, *args)`. */
+export function spawn<T, A extends unknown[]>(fn: GreenletBody<T, A>, ...args: A): Greenlet<T> {
+  return Greenlet.spawn(fn, ...args);
+}
+
+/** gevent: `gevent.spawn_later(seconds, fn, *args)`. */
+export function spawnLater<T, A extends unknown[]>(seconds: number, fn: GreenletBody<T, A>, ...args: A): Greenlet<T> {
+  return new Greenlet<T>(fn as GreenletBody<T, any[]>, ...args).startLater(seconds);
+}

@@ -1,0 +1,240 @@
+// Group and Pool: gevent's sets of greenlets, with map/imap/imapUnordered/apply.
+//
+// Group tracks greenlets until they die (length: started and not finished). Pool(size) is a
+// Group that never runs more than `size` at once: spawn() cannot block in TypeScript, so on a
+// full pool it returns a greenlet gated on a unit of a src/sync Semaphore and started when a
+// slot frees (FIFO); waitAvailable() is the blocking form. map() keeps argument order,
+// imap() yields in order as results arrive, imapUnordered() in completion order; their
+// iterators' next() is a Future, so generator code can `yield*` it.
+
+import type { Future } from '../tasks/future.js';
+import { Semaphore as SyncSemaphore } from '../sync/semaphore.js';
+import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
+import { Greenlet, waitReady, type GreenletBody } from './greenlet.js';
+import { wait, type FutureIterator } from './waiting.js';
+
+/** gevent: `gevent.pool.Group`. */
+export class Group {
+  protected readonly _members = new Set<Greenlet<any>>();
+
+  /** gevent: `len(group)`: greenlets started and not finished. */
+  get length(): number {
+    return this._members.size;
+  }
+
+  /** The greenlets (gevent: iterating a group). */
+  greenlets(): Greenlet<any>[] {
+    return [...this._members];
+  }
+
+  /** gevent: `Group.add(greenlet)`: tracked until it dies. */
+  add(g: Greenlet<any>): void {
+    if (g.dead || this._members.has(g)) return;
+    this._members.add(g);
+    g.link(this.#discardLink);
+  }
+
+  readonly #discardLink = (g: Greenlet<any>): void => this.discard(g);
+
+  /** gevent: `Group.discard(greenlet)`. */
+  discard(g: Greenlet<any>): void {
+    if (this._members.delete(g)) g.unlink(this.#discardLink);
+    this._onDiscard(g);
+  }
+
+  protected _onDiscard(_g: Greenlet<any>): void {}
+
+  /** gevent: `Group.spawn(fn, *args)`. */
+  spawn<T, A extends unknown[]>(fn: GreenletBody<T, A>, ...args: A): Greenlet<T> {
+    const g = new Greenlet<T>(fn as GreenletBody<T, any[]>, ...args);
+    this.start(g);
+    return g;
+  }
+
+  /** gevent: `Group.start(greenlet)`: add and start. */
+  start(g: Greenlet<any>): void {
+    this.add(g);
+    g.start();
+  }
+
+  /** gevent: `Group.join(timeout=None, raise_error=False)`: true once all are dead. */
+  join(timeout: number | null = null, raiseError = false): Future<boolean> {
+    const members = [...this._members];
+    const out = new BridgeFuture<boolean>(hubLoop());
+    wait(members, { timeout }).addDoneCallback((f) => {
+      const done = (f as Future<Greenlet<any>[]>).result();
+      const failed = raiseError ? done.find((g) => !g.successful()) : undefined;
+      if (failed !== undefined) out._fail(failed.exception);
+      else out._finish(done.length === members.length);
+    });
+    return out;
+  }
+
+  /** gevent: `Group.kill(exception=GreenletExit, block=True, timeout=None)`. */
+  kill(exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
+    const members = [...this._members];
+    for (const g of members) g.kill(exception, { block: false });
+    const out = new BridgeFuture<boolean>(hubLoop());
+    if (options.block === false) { out._finish(false); return out; }
+    wait(members, { timeout: options.timeout ?? null }).addDoneCallback((f) => out._finish((f as Future<unknown[]>).result().length === members.length));
+    return out;
+  }
+
+  /** gevent: `Group.killone(greenlet, ...)`. */
+  killone(g: Greenlet<any>, exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
+    return g.kill(exception, options);
+  }
+
+  /** gevent: `Group.full()`: never, for an unbounded group. */
+  full(): boolean {
+    return false;
+  }
+
+  /** gevent: `Group.apply(fn, args)`: runs it in a greenlet of the group; its result. */
+  apply<T>(fn: GreenletBody<T, any[]>, args: unknown[] = []): Future<T> {
+    return this.spawn(fn, ...args).get();
+  }
+
+  /** gevent: `Group.apply_async(fn, args, callback)`: the greenlet; `callback(value)` on success. */
+  applyAsync<T>(fn: GreenletBody<T, any[]>, args: unknown[] = [], callback?: (value: T) => void): Greenlet<T> {
+    const g = this.spawn(fn, ...args);
+    if (callback) g.linkValue((done) => callback(done.value as T));
+    return g;
+  }
+
+  /** gevent: `Group.map(fn, iterable)`: results in input order. */
+  map<T, R>(fn: (item: T) => ReturnType<GreenletBody<R, [T]>>, items: Iterable<T>): Future<R[]> {
+    const gs = [...items].map((item) => this.spawn(fn as GreenletBody<R, [T]>, item));
+    const out = new BridgeFuture<R[]>(hubLoop());
+    let left = gs.length;
+    if (left === 0) { out._finish([]); return out; }
+    for (const g of gs) {
+      g.link(() => {
+        if (out.done()) return;
+        if (!g.successful()) { out._fail(g.exception); return; }
+        if (--left === 0) out._finish(gs.map((x) => x.value as R));
+      });
+    }
+    return out;
+  }
+
+  /** gevent: `Group.imap(fn, iterable, maxsize=None)`: results in input order, as they come. */
+  imap<T, R>(fn: (item: T) => ReturnType<GreenletBody<R, [T]>>, items: Iterable<T>): FutureIterator<R> {
+    const gs = [...items].map((item) => this.spawn(fn as GreenletBody<R, [T]>, item));
+    let i = 0;
+    const it: FutureIterator<R> = {
+      next: () => {
+        const out = new BridgeFuture<IteratorResult<R>>(hubLoop());
+        if (i >= gs.length) { out._finish({ value: undefined, done: true }); return out; }
+        const g = gs[i++]!;
+        waitReady(g._future, null).addDoneCallback(() => {
+          if (g.successful()) out._finish({ value: g.value as R, done: false });
+          else out._fail(g.exception);
+        });
+        return out;
+      },
+      [Symbol.asyncIterator]: () => it as unknown as AsyncIterator<R>,
+    };
+    return it;
+  }
+
+  /** gevent: `Group.imap_unordered(fn, iterable)`: results in completion order. */
+  imapUnordered<T, R>(fn: (item: T) => ReturnType<GreenletBody<R, [T]>>, items: Iterable<T>): FutureIterator<R> {
+    const gs = [...items].map((item) => this.spawn(fn as GreenletBody<R, [T]>, item));
+    const finished: Greenlet<R>[] = [];
+    const waiting: BridgeFuture<IteratorResult<R>>[] = [];
+    let handed = 0;
+    const deliver = (out: BridgeFuture<IteratorResult<R>>, g: Greenlet<R>): void => {
+      if (g.successful()) out._finish({ value: g.value as R, done: false });
+      else out._fail(g.exception);
+    };
+    for (const g of gs) {
+      g.link(() => {
+        const w = waiting.shift();
+        if (w !== undefined) deliver(w, g);
+        else finished.push(g);
+      });
+    }
+    const it: FutureIterator<R> = {
+      next: () => {
+        const out = new BridgeFuture<IteratorResult<R>>(hubLoop());
+        if (handed >= gs.length) { out._finish({ value: undefined, done: true }); return out; }
+        handed++;
+        const g = finished.shift();
+        if (g !== undefined) deliver(out, g);
+        else waiting.push(out);
+        return out;
+      },
+      [Symbol.asyncIterator]: () => it as unknown as AsyncIterator<R>,
+    };
+    return it;
+  }
+}
+
+/** gevent: `gevent.pool.Pool(size)`: a Group running at most `size` greenlets at once. */
+export class Pool extends Group {
+  readonly size: number;
+  readonly #slots: SyncSemaphore;
+  readonly #holding = new Set<Greenlet<any>>();
+
+  constructor(size = 100) {
+    super();
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`Pool size must be an integer >= 1, got ${size}`);
+    this.size = size;
+    this.#slots = new SyncSemaphore(size);
+  }
+
+  /** gevent: `len(pool)`: greenlets holding a slot (running); queued ones are not counted. */
+  override get length(): number {
+    return this.#holding.size;
+  }
+
+  /** gevent: `Pool.full()`. */
+  override full(): boolean {
+    return this.freeCount() === 0;
+  }
+
+  /** gevent: `Pool.free_count()`. */
+  freeCount(): number {
+    return Math.max(0, this.size - this.#holding.size - this.#pendingStarts);
+  }
+
+  #pendingStarts = 0;
+
+  /** gevent: `Pool.wait_available(timeout=None)`: resolves once a slot is free (the free count). */
+  waitAvailable(timeout: number | null = null): Future<number> {
+    const out = new BridgeFuture<number>(hubLoop());
+    const unit = this.#slots.acquire();
+    const timer = timeout === null ? null : hubLoop().callLater(timeout, () => { if (unit.cancel()) out._finish(this.freeCount()); });
+    unit.addDoneCallback(() => {
+      timer?.cancel();
+      if (unit.cancelled()) return;
+      this.#slots.release(); // only looking: hand the unit straight back
+      if (!out.done()) out._finish(this.freeCount() || 1);
+    });
+    return out;
+  }
+
+  /** Starts `g` once a slot is free (FIFO); it holds the slot until it dies. */
+  override start(g: Greenlet<any>): void {
+    this.add(g);
+    const unit = this.#slots.acquire();
+    if (unit.done()) {
+      this.#holding.add(g);
+      g.start();
+      return;
+    }
+    this.#pendingStarts++;
+    g._gate = unit;
+    unit.addDoneCallback(() => {
+      this.#pendingStarts--;
+      if (g.dead) { this.#slots.release(); return; } // killed while queued
+      this.#holding.add(g);
+    });
+    g.start();
+  }
+
+  protected override _onDiscard(g: Greenlet<any>): void {
+    if (this.#holding.delete(g)) this.#slots.release();
+  }
+}

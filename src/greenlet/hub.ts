@@ -1,0 +1,93 @@
+// The hub: what every part of the greenlet bridge shares.
+//
+// gevent runs greenlets on a hub; here the hub is the Tulip loop itself, so greenlets, tasks,
+// locks and queues share one scheduler. A module may call the bridge at top level, outside any
+// running loop (gevent scripts do): bridge Futures then run the default loop while they are
+// awaited (BridgeFuture.then), and stop it once they are done; the next top-level await
+// starts it again, as gevent's hub runs while the main greenlet blocks.
+//
+// Also here: gevent's errors (GreenletExit, Timeout's base, Empty, Full) and getcurrent().
+
+import type { EventLoop } from '../loop/event-loop.js';
+import '../loop/policy.js'; // registers the default loop, for 'tulip/greenlet' imported alone
+import { getEventLoop } from '../loop/running.js';
+import { Future } from '../tasks/future.js';
+import { currentTask } from '../tasks/create-task.js';
+import type { Greenlet } from './greenlet.js';
+
+/** gevent: `GreenletExit`. Raised inside a greenlet by `kill()`; a greenlet that ends with it
+ *  counts as successful, with the GreenletExit as its value. */
+export class GreenletExit extends Error {
+  constructor(message = 'GreenletExit') { super(message); }
+}
+GreenletExit.prototype.name = 'GreenletExit';
+
+/** gevent: `queue.Empty`. */
+export class Empty extends Error {
+  constructor(message = 'queue is empty') { super(message); }
+}
+Empty.prototype.name = 'Empty';
+
+/** gevent: `queue.Full`. */
+export class Full extends Error {
+  constructor(message = 'queue is full') { super(message); }
+}
+Full.prototype.name = 'Full';
+
+/** A Future that runs its loop while awaited from outside it (top-level `await`). */
+export class BridgeFuture<T> extends Future<T> {
+  override then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    driveWhileAwaited(this);
+    return super.then(onFulfilled, onRejected);
+  }
+}
+
+/** A greenlet's result: other greenlets and tasks join it, so an interrupt never cancels it. */
+export class SharedBridgeFuture<T> extends BridgeFuture<T> {}
+(SharedBridgeFuture.prototype as { _shared: boolean })._shared = true;
+
+interface Pump { awaited: Set<Future<unknown>>; driving: boolean }
+const pumps = new WeakMap<EventLoop, Pump>();
+
+/** Runs the loop of `fut` while any bridge future awaited from outside is pending. A loop the
+ *  program runs itself is left alone. The loop is restarted if a future is awaited just as it
+ *  stops (a top-level `await` that resumes during the loop's last batch). */
+export function driveWhileAwaited(fut: Future<unknown>): void {
+  const loop = fut.getLoop();
+  if (fut.done() || loop.isClosed()) return;
+  let pump = pumps.get(loop);
+  if (pump === undefined) pumps.set(loop, (pump = { awaited: new Set(), driving: false }));
+  if (loop.isRunning() && !pump.driving) return; // someone else runs it
+  const p = pump;
+  if (!p.awaited.has(fut)) {
+    p.awaited.add(fut);
+    fut.addDoneCallback(() => {
+      p.awaited.delete(fut);
+      if (p.awaited.size === 0 && p.driving) loop.stop();
+    });
+  }
+  start(loop, p);
+}
+
+function start(loop: EventLoop, p: Pump): void {
+  if (p.driving || loop.isRunning() || loop.isClosed()) return;
+  p.driving = true;
+  loop.runForever().then(() => {
+    p.driving = false;
+    if (p.awaited.size > 0) start(loop, p);
+  }, () => { p.driving = false; });
+}
+
+export function hubLoop(): EventLoop {
+  return getEventLoop();
+}
+
+/** gevent: `getcurrent()`. The running greenlet, or null outside one (the main greenlet in
+ *  gevent; here the code outside any greenlet, including plain Tulip tasks). */
+export function getcurrent(): Greenlet<unknown> | null {
+  const task = currentTask();
+  return task === null ? null : ((task._greenlet as Greenlet<unknown> | null) ?? null);
+}

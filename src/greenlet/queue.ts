@@ -1,0 +1,195 @@
+// gevent's queues on Tulip's: Queue, JoinableQueue, Channel, with block/timeout and Empty/Full.
+//
+// Queue and JoinableQueue wrap src/sync's Queue (so FIFO hand-off and cancellation safety are
+// the same): `block: false` maps QueueEmpty/QueueFull to Empty/Full, and a timeout that passes
+// cancels the pending get/put (the item is not taken or inserted) and raises Empty/Full.
+// maxsize null/undefined or 0 means unbounded, as in gevent 1.0+. Channel is the rendezvous
+// queue: put() waits until a getter takes the item.
+
+import type { Future } from '../tasks/future.js';
+import type { TimerHandle } from '../loop/handle.js';
+import { Queue as SyncQueue } from '../sync/queue.js';
+import { QueueEmpty, QueueFull } from '../sync/errors.js';
+import { BridgeFuture, Empty, Full, hubLoop } from './hub.js';
+import { waitReady } from './greenlet.js';
+
+interface Opts { block?: boolean; timeout?: number | null }
+
+/** Mirrors `inner` into a bridge future, mapping a timeout to `onTimeout()`. */
+function bounded<T>(inner: Future<T>, timeout: number | null, onTimeout: () => unknown): BridgeFuture<T> {
+  const loop = inner.getLoop();
+  const out = new BridgeFuture<T>(loop);
+  let timer: TimerHandle | null = null;
+  inner.addDoneCallback(() => {
+    timer?.cancel();
+    if (out.done()) return;
+    if (inner.cancelled()) out._finishCancelled(inner._cancelledError());
+    else if (inner.exception() !== null) out._fail(inner.exception());
+    else out._finish(inner.result());
+  });
+  if (timeout !== null && !inner.done()) {
+    timer = loop.callLater(timeout, () => {
+      if (inner.cancel()) out._fail(onTimeout());
+    });
+  }
+  out.addDoneCallback(() => { if (out.cancelled()) inner.cancel(); });
+  return out;
+}
+
+/** gevent: `gevent.queue.Queue(maxsize=None)`. */
+export class Queue<T = unknown> {
+  protected readonly _q: SyncQueue<T>;
+
+  constructor(maxsize?: number | null) {
+    this._q = new SyncQueue<T>(maxsize ?? 0);
+  }
+
+  get maxsize(): number | null {
+    return this._q.maxsize > 0 ? this._q.maxsize : null;
+  }
+
+  qsize(): number { return this._q.qsize(); }
+  empty(): boolean { return this._q.empty(); }
+  full(): boolean { return this._q.full(); }
+
+  /** gevent: `Queue.put(item, block=True, timeout=None)`; raises Full. */
+  put(item: T, options: Opts = {}): Future<void> {
+    const { block = true, timeout = null } = options;
+    if (!block) {
+      const out = new BridgeFuture<void>(hubLoop());
+      try { this.putNowait(item); out._finish(undefined); } catch (e) { out._fail(e); }
+      return out;
+    }
+    return bounded(this._q.put(item), timeout, () => new Full()) as unknown as Future<void>;
+  }
+
+  /** gevent: `Queue.put_nowait`; raises Full. */
+  putNowait(item: T): void {
+    try {
+      this._q.putNowait(item);
+    } catch (e) {
+      throw e instanceof QueueFull ? new Full() : e;
+    }
+  }
+
+  /** gevent: `Queue.get(block=True, timeout=None)`; raises Empty. */
+  get(options: Opts = {}): Future<T> {
+    const { block = true, timeout = null } = options;
+    if (!block) {
+      const out = new BridgeFuture<T>(hubLoop());
+      try { out._finish(this.getNowait()); } catch (e) { out._fail(e); }
+      return out;
+    }
+    return bounded(this._q.get(), timeout, () => new Empty());
+  }
+
+  /** gevent: `Queue.get_nowait`; raises Empty. */
+  getNowait(): T {
+    try {
+      return this._q.getNowait();
+    } catch (e) {
+      throw e instanceof QueueEmpty ? new Empty() : e;
+    }
+  }
+
+  /** gevent: `Queue.peek(block=True, timeout=None)`: the next item without removing it.
+   *  While blocked it checks every millisecond (a peeker must not take the item from getters
+   *  queued behind it); TODO: a non-empty signal in src/sync's Queue would make it exact. */
+  peek(options: Opts = {}): Future<T> {
+    const { block = true, timeout = null } = options;
+    const loop = hubLoop();
+    const out = new BridgeFuture<T>(loop);
+    if (!this.empty() || !block) {
+      try { out._finish(this.#peekNow()); } catch (e) { out._fail(e); }
+      return out;
+    }
+    const start = loop.time();
+    const poll = (): void => {
+      if (out.done()) return;
+      if (!this.empty()) out._finish(this.#peekNow());
+      else if (timeout !== null && loop.time() - start >= timeout) out._fail(new Empty());
+      else loop.callLater(0.001, poll);
+    };
+    poll();
+    return out;
+  }
+
+  #peekNow(): T {
+    const item = this.getNowait();
+    (this._q as unknown as { _unget(x: T): void })._unget(item);
+    return item;
+  }
+
+  /** Asynchronous iteration until the queue is shut down (gevent iterates until StopIteration). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) yield await this._q.get();
+  }
+}
+
+/** gevent: `gevent.queue.JoinableQueue`. */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  /** gevent: `JoinableQueue.task_done()`. */
+  taskDone(): void {
+    this._q.taskDone();
+  }
+
+  /** gevent: `JoinableQueue.join(timeout=None)`: true once every item was taskDone(). */
+  join(timeout?: number | null): Future<boolean> {
+    return waitReady(this._q.join(), timeout ?? null);
+  }
+}
+
+/** gevent: `gevent.queue.Channel`: put() waits until a getter takes the item. */
+export class Channel<T = unknown> {
+  #getters: BridgeFuture<T>[] = [];
+  #putters: Array<{ item: T; fut: BridgeFuture<void> }> = [];
+
+  qsize(): number { return 0; }
+  /** Getters waiting. */
+  get getters(): number { return this.#getters.length; }
+
+  put(item: T, options: Opts = {}): Future<void> {
+    const { block = true, timeout = null } = options;
+    const loop = hubLoop();
+    const out = new BridgeFuture<void>(loop);
+    const getter = this.#getters.shift();
+    if (getter !== undefined) {
+      getter._finish(item);
+      out._finish(undefined);
+      return out;
+    }
+    if (!block) { out._fail(new Full()); return out; }
+    const entry = { item, fut: out };
+    this.#putters.push(entry);
+    if (timeout !== null) {
+      const timer = loop.callLater(timeout, () => {
+        const i = this.#putters.indexOf(entry);
+        if (i >= 0) { this.#putters.splice(i, 1); out._fail(new Full()); }
+      });
+      out.addDoneCallback(() => timer.cancel());
+    }
+    return out;
+  }
+
+  get(options: Opts = {}): Future<T> {
+    const { block = true, timeout = null } = options;
+    const loop = hubLoop();
+    const out = new BridgeFuture<T>(loop);
+    const putter = this.#putters.shift();
+    if (putter !== undefined) {
+      putter.fut._finish(undefined);
+      out._finish(putter.item);
+      return out;
+    }
+    if (!block) { out._fail(new Empty()); return out; }
+    this.#getters.push(out);
+    if (timeout !== null) {
+      const timer = loop.callLater(timeout, () => {
+        const i = this.#getters.indexOf(out);
+        if (i >= 0) { this.#getters.splice(i, 1); out._fail(new Empty()); }
+      });
+      out.addDoneCallback(() => timer.cancel());
+    }
+    return out;
+  }
+}

@@ -1,0 +1,157 @@
+// StreamServer and GreenSocket: gevent's server and socket, on Tulip's streams.
+//
+// Each accepted connection runs `handle(socket, address)` in its own greenlet (in a Pool when
+// one is given), with a GreenSocket over the connection's StreamReader/StreamWriter: recv()
+// reads at most n bytes (an empty Buffer at EOF), send()/sendall() write and wait on drain(),
+// so the stream layer's limits and backpressure hold here too. When the handler's greenlet
+// dies the socket is closed. createConnection() is gevent's socket.create_connection.
+
+import type { AddressInfo } from 'node:net';
+import type { Future } from '../tasks/future.js';
+import type { Server } from '../loop/server.js';
+import { waitFor } from '../tasks/wait-for.js';
+import { TimeoutError } from '../tasks/errors.js';
+import { startServer, openConnection } from '../streams/open-connection.js';
+import type { StreamReader } from '../streams/stream-reader.js';
+import type { StreamWriter } from '../streams/stream-writer.js';
+import { BridgeFuture, hubLoop } from './hub.js';
+import { Greenlet, type GreenletBody } from './greenlet.js';
+import type { Pool } from './group.js';
+import { Timeout } from './timeout.js';
+
+/** gevent: a cooperative socket (what StreamServer hands to its handler). */
+export class GreenSocket {
+  readonly reader: StreamReader;
+  readonly writer: StreamWriter;
+
+  constructor(reader: StreamReader, writer: StreamWriter) {
+    this.reader = reader;
+    this.writer = writer;
+  }
+
+  /** gevent: `socket.recv(n)`: up to n bytes; an empty Buffer at EOF. */
+  recv(n = 65536): Future<Buffer> {
+    return this.reader.read(n);
+  }
+
+  /** gevent: `socket.send(data)`: writes all of it (after backpressure); resolves to its length. */
+  send(data: Uint8Array | string): Future<number> {
+    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    this.writer.write(data);
+    const out = new BridgeFuture<number>(hubLoop());
+    const drained = this.writer.drain();
+    drained.addDoneCallback(() => {
+      if (drained.cancelled()) out.cancel();
+      else if (drained.exception() !== null) out._fail(drained.exception());
+      else out._finish(length);
+    });
+    return out;
+  }
+
+  /** gevent: `socket.sendall(data)`. */
+  sendall(data: Uint8Array | string): Future<void> {
+    this.writer.write(data);
+    return this.writer.drain();
+  }
+
+  /** gevent: `socket.shutdown()`: half-closes the write side (SHUT_WR). */
+  shutdown(): void {
+    if (this.writer.canWriteEof()) this.writer.writeEof();
+  }
+
+  /** gevent: `socket.close()`. */
+  close(): void {
+    this.writer.close();
+  }
+
+  /** gevent: `socket.getpeername()`. */
+  getpeername(): AddressInfo | undefined {
+    return this.writer.getExtraInfo('peername') as AddressInfo | undefined;
+  }
+}
+
+export type Handler = GreenletBody<unknown, [GreenSocket, AddressInfo]>;
+
+/** gevent: `gevent.server.StreamServer((host, port), handle, spawn=pool)`. */
+export class StreamServer {
+  readonly #listener: [string, number];
+  readonly #handle: Handler;
+  readonly #pool: Pool | null;
+  #server: Server | null = null;
+  #starting: Future<void> | null = null;
+
+  constructor(listener: [host: string, port: number], handle: Handler, options: { spawn?: Pool; backlog?: number } = {}) {
+    this.#listener = listener;
+    this.#handle = handle;
+    this.#pool = options.spawn ?? null;
+  }
+
+  /** gevent: `server.address`: the bound address once started. */
+  get address(): AddressInfo | null {
+    return this.#server?.sockets[0] ?? null;
+  }
+
+  /** gevent: `server.start()`: binds and starts accepting. */
+  start(): Future<void> {
+    if (this.#starting !== null) return this.#starting;
+    const out = new BridgeFuture<void>(hubLoop());
+    this.#starting = out;
+    const started = startServer((reader, writer) => this.#accept(reader, writer), this.#listener[0], this.#listener[1]);
+    started.addDoneCallback(() => {
+      if (started.exception() !== null) { out._fail(started.exception()); return; }
+      this.#server = started.result();
+      out._finish(undefined);
+    });
+    return out;
+  }
+
+  #accept(reader: StreamReader, writer: StreamWriter): void {
+    const socket = new GreenSocket(reader, writer);
+    const address = writer.getExtraInfo('peername') as AddressInfo;
+    const g = new Greenlet(this.#handle as GreenletBody<unknown, any[]>, socket, address);
+    g.name = `StreamServer-${address?.port ?? '?'}`;
+    g.link(() => socket.close());
+    if (this.#pool !== null) this.#pool.start(g);
+    else g.start();
+  }
+
+  /** gevent: `server.serve_forever()`: starts if needed, resolves once stopped. */
+  serveForever(): Future<void> {
+    const out = new BridgeFuture<void>(hubLoop());
+    this.start().addDoneCallback((f) => {
+      if (f.exception() !== null) { out._fail(f.exception()); return; }
+      this.#server!.serveForever().addDoneCallback(() => { if (!out.done()) out._finish(undefined); });
+    });
+    return out;
+  }
+
+  /** gevent: `server.stop(timeout=None)`: stops accepting and closes the connections. */
+  stop(): Future<void> {
+    const out = new BridgeFuture<void>(hubLoop());
+    const server = this.#server;
+    if (server === null) { out._finish(undefined); return out; }
+    server.close();
+    server.closeClients();
+    server.waitClosed().addDoneCallback(() => out._finish(undefined));
+    return out;
+  }
+
+  /** gevent: `server.started`. */
+  get started(): boolean {
+    return this.#server?.isServing() ?? false;
+  }
+}
+
+/** gevent: `socket.create_connection((host, port), timeout=None)`. Raises Timeout on timeout. */
+export function createConnection(address: [host: string, port: number], timeout: number | null = null): Future<GreenSocket> {
+  const out = new BridgeFuture<GreenSocket>(hubLoop());
+  const inner = waitFor(openConnection(address[0], address[1]), timeout);
+  inner.addDoneCallback(() => {
+    if (inner.cancelled()) { out.cancel(); return; }
+    const e = inner.exception();
+    if (e instanceof TimeoutError) out._fail(new Timeout(timeout));
+    else if (e !== null) out._fail(e);
+    else { const [r, w] = inner.result(); out._finish(new GreenSocket(r, w)); }
+  });
+  return out;
+}

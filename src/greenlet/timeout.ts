@@ -1,0 +1,135 @@
+// Timeout: gevent's Timeout, raised inside the greenlet (or task) that started it.
+//
+// start() captures the current task and arms one loop timer; when it fires, the task is
+// interrupted (Task#_interrupt) at whatever wait it is blocked on with the Timeout itself, or
+// with the exception given to the constructor. `exception === false` makes it silent: run()
+// and withTimeout() then end quietly (gevent's `with Timeout(1, False)`). run(fn) is gevent's
+// `with` block: a generator body is delegated to with `yield*` (it runs in the caller's task,
+// so the caller's own waits are what gets interrupted); an async body is awaited.
+
+import type { TimerHandle } from '../loop/handle.js';
+import type { Task } from '../tasks/task.js';
+import { currentTask } from '../tasks/create-task.js';
+import { RuntimeError } from '../tasks/errors.js';
+import { isGeneratorFunction, type Coroutine } from '../tasks/coroutine.js';
+import { BridgeFuture, hubLoop } from './hub.js';
+import { _setTimeoutFactory } from './greenlet.js';
+
+/** gevent: `gevent.Timeout(seconds=None, exception=None)`. */
+export class Timeout extends Error {
+  readonly seconds: number | null;
+  readonly #exception: unknown;
+  #timer: TimerHandle | null = null;
+  #target: Task<unknown> | null = null;
+
+  constructor(seconds: number | null = null, exception?: unknown) {
+    super(seconds === null ? 'timeout' : `${seconds} second${seconds === 1 ? '' : 's'}`);
+    this.seconds = seconds;
+    this.#exception = exception;
+  }
+
+  /** True when constructed with `exception === false`: expiry ends run()/withTimeout quietly. */
+  get silent(): boolean {
+    return this.#exception === false;
+  }
+
+  /** gevent: `Timeout.pending`. Armed and not yet fired or cancelled. */
+  get pending(): boolean {
+    return this.#timer !== null;
+  }
+
+  /** gevent: `Timeout.start()`. Arms the timer for the current greenlet or task. */
+  start(): this {
+    if (this.#timer !== null) return this;
+    const task = currentTask();
+    if (task === null) throw new RuntimeError('Timeout.start() needs a running greenlet or task');
+    task._interruptible = true;
+    this.#target = task;
+    if (this.seconds !== null) this.#timer = hubLoop().callLater(this.seconds, this.#fire);
+    return this;
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = null;
+    const ex = this.#exception;
+    const error = ex === undefined || ex === null || ex === false ? this : typeof ex === 'function' ? new (ex as new () => unknown)() : ex;
+    this.#target?._interrupt(error);
+  };
+
+  /** gevent: `Timeout.cancel()` (also `close()`). */
+  cancel(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+  }
+
+  /** gevent: `with Timeout(...)`. `yield* t.run(function* () { … })` or `await t.run(async () => …)`.
+   *  Resolves to the body's result, or undefined when a silent timeout expired. */
+  run<T>(body: () => Coroutine<T>): Coroutine<T | undefined>;
+  run<T>(body: () => PromiseLike<T>): Promise<T | undefined>;
+  run<T>(body: () => Coroutine<T> | PromiseLike<T>): Coroutine<T | undefined> | Promise<T | undefined> {
+    if (isGeneratorFunction(body)) return this.#runGen(body as () => Coroutine<T>);
+    return this.#runAsync(body as () => PromiseLike<T>);
+  }
+
+  *#runGen<T>(body: () => Coroutine<T>): Coroutine<T | undefined> {
+    this.start();
+    try {
+      return yield* body();
+    } catch (error) {
+      if (error === this && this.silent) return undefined;
+      throw error;
+    } finally {
+      this.cancel();
+    }
+  }
+
+  async #runAsync<T>(body: () => PromiseLike<T>): Promise<T | undefined> {
+    this.start();
+    try {
+      return await body();
+    } catch (error) {
+      if (error === this && this.silent) return undefined;
+      throw error;
+    } finally {
+      this.cancel();
+    }
+  }
+
+  /** gevent: `Timeout.start_new(seconds, exception)`. */
+  static startNew(seconds: number | null, exception?: unknown): Timeout {
+    return new Timeout(seconds, exception).start();
+  }
+
+  override toString(): string {
+    return `<Timeout at ${this.seconds ?? 'never'} s${this.pending ? ' pending' : ''}${this.silent ? ' silent' : ''}>`;
+  }
+}
+Timeout.prototype.name = 'Timeout';
+
+_setTimeoutFactory((seconds) => new Timeout(seconds));
+
+/** gevent: `gevent.with_timeout(seconds, function, *args, timeout_value=...)`. Runs `fn(...args)`
+ *  in a task of its own under the timeout; on expiry resolves to `timeoutValue` if one was given
+ *  (as the last argument: `{ timeoutValue }`), else raises Timeout. */
+export function withTimeout<T, A extends unknown[]>(seconds: number, fn: (...args: A) => Coroutine<T> | PromiseLike<T>, ...args: A): BridgeFuture<T> {
+  const loop = hubLoop();
+  const out = new BridgeFuture<T>(loop);
+  const last = args[args.length - 1] as { timeoutValue?: unknown } | undefined;
+  const hasValue = typeof last === 'object' && last !== null && 'timeoutValue' in last && Object.keys(last).length === 1;
+  const callArgs = (hasValue ? args.slice(0, -1) : args) as A;
+  const timeout = new Timeout(seconds);
+  const parent = currentTask();
+  const task = loop.createTask<T>(isGeneratorFunction(fn) ? (fn(...callArgs) as Coroutine<T>) : () => fn(...callArgs));
+  task._interruptible = true;
+  task._greenlet = parent?._greenlet ?? null;
+  const timer = loop.callLater(seconds, () => task._interrupt(timeout));
+  task.addDoneCallback(() => {
+    timer.cancel();
+    if (task.cancelled()) { out._finishCancelled(task._cancelledError()); return; }
+    const error = task.exception();
+    if (error === timeout && hasValue) out._finish(last!.timeoutValue as T);
+    else if (error !== null) out._fail(error);
+    else out._finish(task.result());
+  });
+  return out;
+}

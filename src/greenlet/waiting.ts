@@ -1,0 +1,152 @@
+// Waiting on several things at once, gevent's way: joinall, killall, wait, iwait, sleep, idle.
+//
+// Everything here accepts greenlets and anything Future-like from the bridge (Event,
+// AsyncResult) or from Tulip (Future, Task), and returns a Future (a BridgeFuture, so it also
+// works at the top level of a module). iwait() is an async iterator whose next() is also
+// `yield*`-able from a generator.
+
+import type { TimerHandle } from '../loop/handle.js';
+import { Future } from '../tasks/future.js';
+import { sleep as tulipSleep } from '../tasks/sleep.js';
+import type { Coroutine } from '../tasks/coroutine.js';
+import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
+import { Greenlet } from './greenlet.js';
+import { Event, AsyncResult } from './event.js';
+
+/** Anything the bridge can wait on. */
+export type Waitable = Greenlet<any> | Future<any> | Event | AsyncResult<any>;
+
+/** The Future that completes when `obj` is ready. */
+export function readyFuture(obj: Waitable): Future<unknown> {
+  if (obj instanceof Greenlet) return obj._future;
+  if (obj instanceof AsyncResult) return obj._future;
+  if (obj instanceof Event) {
+    const f = new Future<unknown>(hubLoop());
+    obj.wait().addDoneCallback(() => f._finish(true));
+    return f;
+  }
+  if (obj instanceof Future) return obj;
+  throw new TypeError(`cannot wait on ${String(obj)}`);
+}
+
+/** gevent: `gevent.wait(objects, timeout=None, count=None)`: the objects that became ready. */
+export function wait<T extends Waitable>(objects: Iterable<T>, options: { timeout?: number | null; count?: number | null } = {}): BridgeFuture<T[]> {
+  const objs = [...objects];
+  const loop = hubLoop();
+  const out = new BridgeFuture<T[]>(loop);
+  const count = Math.min(options.count ?? objs.length, objs.length);
+  const done: T[] = [];
+  let timer: TimerHandle | null = null;
+  const finish = (): void => {
+    timer?.cancel();
+    if (!out.done()) out._finish(done.slice());
+  };
+  if (count === 0) { finish(); return out; }
+  const futs = objs.map(readyFuture);
+  futs.forEach((f, i) => {
+    const onReady = (): void => {
+      if (out.done()) return;
+      done.push(objs[i]!);
+      if (done.length >= count) finish();
+    };
+    if (f.done()) onReady();
+    else f.addDoneCallback(onReady);
+  });
+  if (!out.done() && options.timeout != null) timer = loop.callLater(options.timeout, finish);
+  return out;
+}
+
+/** gevent: `gevent.joinall(greenlets, timeout=None, raise_error=False, count=None)`: the
+ *  greenlets that finished. With raiseError, the first exception is raised. */
+export function joinall<T>(greenlets: Iterable<Greenlet<T>>, options: { timeout?: number | null; raiseError?: boolean; count?: number | null } = {}): BridgeFuture<Greenlet<T>[]> {
+  const gs = [...greenlets];
+  if (!options.raiseError) return wait(gs, options);
+  const loop = hubLoop();
+  const out = new BridgeFuture<Greenlet<T>[]>(loop);
+  const inner = wait(gs, options);
+  const failFast = (g: Greenlet<T>): void => {
+    if (!out.done()) out._fail(g.exception);
+  };
+  for (const g of gs) g.linkException(failFast);
+  inner.addDoneCallback(() => {
+    for (const g of gs) g.unlink(failFast);
+    if (out.done()) return;
+    const failed = inner.result().find((g) => !g.successful());
+    if (failed !== undefined) out._fail(failed.exception);
+    else out._finish(inner.result());
+  });
+  return out;
+}
+
+/** gevent: `gevent.killall(greenlets, exception=GreenletExit, block=True, timeout=None)`. */
+export function killall(greenlets: Iterable<Greenlet<any>>, options: { exception?: unknown; block?: boolean; timeout?: number | null } = {}): BridgeFuture<void> {
+  const gs = [...greenlets];
+  for (const g of gs) g.kill(options.exception ?? GreenletExit, { block: false });
+  const out = new BridgeFuture<void>(hubLoop());
+  if (options.block === false) { out._finish(undefined); return out; }
+  wait(gs, { timeout: options.timeout ?? null }).addDoneCallback(() => out._finish(undefined));
+  return out;
+}
+
+/** gevent: `gevent.sleep(seconds=0)`. Zero gives the other greenlets one turn. */
+export function sleep(seconds = 0): Future<void> {
+  const inner = tulipSleep(seconds);
+  const out = new BridgeFuture<void>(inner.getLoop());
+  inner.addDoneCallback(() => { if (!out.done()) out._finish(undefined); });
+  out.addDoneCallback(() => { if (out.cancelled()) inner.cancel(); });
+  return out;
+}
+
+/** gevent: `gevent.idle()`: resolves once nothing else is ready to run. */
+export function idle(): Future<void> {
+  const loop = hubLoop();
+  return loop.createTask(function* (): Coroutine<void> {
+    do yield; while (loop._readyCount() > 0);
+  }());
+}
+
+/** An async iterator whose next() is also `yield*`-able (a Future of the step; `for await`
+ *  awaits whatever next() returns, and a Future is awaitable). */
+export interface FutureIterator<T> {
+  next(): Future<IteratorResult<T>>;
+  [Symbol.asyncIterator](): AsyncIterator<T>;
+}
+
+/** gevent: `gevent.iwait(objects, timeout=None)`: yields the objects as they become ready. */
+export function iwait<T extends Waitable>(objects: Iterable<T>, options: { timeout?: number | null } = {}): FutureIterator<T> {
+  const objs = [...objects];
+  const loop = hubLoop();
+  const ready: T[] = [];
+  const waiting: BridgeFuture<IteratorResult<T>>[] = [];
+  let left = objs.length;
+  let timedOut = false;
+  const push = (obj: T): void => {
+    left--;
+    const w = waiting.shift();
+    if (w !== undefined) w._finish({ value: obj, done: false });
+    else ready.push(obj);
+  };
+  objs.forEach((obj) => {
+    const f = readyFuture(obj);
+    if (f.done()) push(obj);
+    else f.addDoneCallback(() => { if (!timedOut) push(obj); });
+  });
+  if (options.timeout != null && left > 0) {
+    loop.callLater(options.timeout, () => {
+      timedOut = true;
+      for (const w of waiting.splice(0)) w._finish({ value: undefined, done: true });
+    });
+  }
+  const it: FutureIterator<T> = {
+    next(): Future<IteratorResult<T>> {
+      const out = new BridgeFuture<IteratorResult<T>>(loop);
+      const obj = ready.shift();
+      if (obj !== undefined) out._finish({ value: obj, done: false });
+      else if (left === 0 || timedOut) out._finish({ value: undefined, done: true });
+      else waiting.push(out);
+      return out;
+    },
+    [Symbol.asyncIterator]: () => it as unknown as AsyncIterator<T>,
+  };
+  return it;
+}

@@ -1,0 +1,477 @@
+// cf. gevent's src/gevent/tests/test__greenlet.py, test__timeout.py, test__event.py,
+// test__queue.py, test__pool.py, test__local.py (behaviours re-derived, tests written fresh)
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import {
+  Greenlet, spawn, spawnLater, joinall, killall, wait, iwait, sleep, idle, getcurrent, Timeout, withTimeout,
+  Event, AsyncResult, Queue, JoinableQueue, Channel, Semaphore, BoundedSemaphore, Lock, RLock, Group, Pool,
+  local, StreamServer, createConnection, GreenletExit, Empty, Full, greenletToFuture, futureToGreenlet,
+  signalHandler, type GreenSocket,
+} from '../../src/greenlet/index.js';
+import {
+  createTask, gather, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
+} from '../../src/index.js';
+import { runVirtual, makeLoop } from '../helpers/run-virtual.js';
+
+function* settle<T>(f: PromiseLike<T> & Iterable<any>): Coroutine<unknown> {
+  try { return yield* (f as any); } catch (e) { return e; }
+}
+
+test('greenlets start in spawn order and switch at each wait, deterministically (gevent tutorial)', async (t) => {
+  const runs: string[][] = [];
+  for (let i = 0; i < 3; i++) {
+    const out: string[] = [];
+    await runVirtual(t, function* () {
+      function* foo(): Coroutine<void> { out.push('Running in foo'); yield* sleep(0); out.push('Explicit context switch to foo again'); }
+      async function bar(): Promise<void> { out.push('Explicit context to bar'); await sleep(0); out.push('Implicit context switch back to bar'); }
+      yield* joinall([spawn(foo), spawn(bar)]);
+    });
+    runs.push(out);
+  }
+  t.deepEqual(runs[0], ['Running in foo', 'Explicit context to bar', 'Explicit context switch to foo again', 'Implicit context switch back to bar']);
+  t.deepEqual(runs[1], runs[0]);
+  t.deepEqual(runs[2], runs[0]);
+});
+
+test('state model: started, ready, successful, value, dead; get() re-raises and the failure is reported', async (t) => {
+  const fx = makeLoop();
+  await fx.loop.runUntilComplete(function* () {
+    const ok = spawn(function* (x: number): Coroutine<number> { yield* sleep(1); return x * 2; }, 21);
+    t.true(ok.started);
+    t.false(ok.ready());
+    t.is(yield* ok, 42);
+    t.true(ok.dead && ok.ready() && ok.successful());
+    t.is(ok.value, 42);
+    t.is(ok.exception, null);
+    t.regex(String(ok), /dead, successful/);
+    const bad = spawn(function* (): Coroutine<void> { yield; throw new RangeError('inside'); });
+    bad.name = 'worker-7';
+    t.true((yield* bad.join()) === true, 'join() never raises');
+    t.false(bad.successful());
+    t.true(bad.exception instanceof RangeError);
+    t.true((yield* settle(bad.get())) instanceof RangeError);
+    const pending = spawn(function* () { yield* sleep(5); });
+    t.true((yield* settle(pending.get({ block: false }))) instanceof Timeout);
+    t.true((yield* settle(pending.get({ timeout: 1 }))) instanceof Timeout);
+    t.false(yield* pending.join(0.5));
+    yield* pending.kill();
+    t.deepEqual(fx.reports, ['worker-7 failed with RangeError: inside']);
+  }());
+  fx.loop.close();
+});
+
+test('kill() raises GreenletExit at the current wait, however deep; the greenlet counts as successful', async (t) => {
+  const order: string[] = [];
+  await runVirtual(t, function* ({ loop }) {
+    function* deep(q: Queue<number>): Coroutine<void> {
+      try { yield* q.get(); } finally { order.push(`unwound at ${loop.time()}`); }
+    }
+    const q = new Queue<number>();
+    const g = spawn(function* () { yield* sleep(1); yield* deep(q); });
+    yield* sleep(2);
+    yield* g.kill();
+    t.true(g.successful());
+    t.true(g.value instanceof GreenletExit);
+    q.putNowait(7);
+    t.is(q.qsize(), 1, 'the killed getter took nothing');
+    const custom = spawn(async () => { await sleep(10); });
+    yield* sleep(0);
+    yield* custom.kill(new TypeError('custom'));
+    t.true(custom.exception instanceof TypeError);
+    const never = new Greenlet(function* () { order.push('never runs'); });
+    never.start();
+    yield* never.kill(GreenletExit, { block: false });
+    t.true(never.dead);
+    const unstarted = new Greenlet(() => 1);
+    unstarted.kill(GreenletExit, { block: false });
+    t.true(unstarted.dead && unstarted.successful());
+    t.is(loop.scheduledTimers(), 0, 'the killed sleep left no timer');
+  }, { expectReports: true });
+  t.deepEqual(order, ['unwound at 2']);
+});
+
+test('a greenlet is killed at a lock and at a socket read; the lock is not left held', async (t) => {
+  await runVirtual(t, function* () {
+    const lock = new TLock();
+    yield* lock.acquire();
+    const g = spawn(function* () { yield* lock.acquire(); });
+    yield* sleep(0);
+    yield* g.kill();
+    lock.release();
+    t.false(lock.locked());
+  });
+});
+
+test('Timeout raises itself in the greenlet that started it; run() and silent timeouts', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const g = spawn(function* (): Coroutine<string> {
+      const timeout = Timeout.startNew(1);
+      try { yield* sleep(10); return 'slept'; } catch (e) { return e === timeout ? 'timed out' : 'other'; } finally { timeout.cancel(); }
+    });
+    t.is(yield* g, 'timed out');
+    t.is(loop.time(), 1);
+    const r = spawn(function* () { return yield* new Timeout(1, false).run(function* () { yield* sleep(5); return 'no'; }); });
+    t.is(yield* r, undefined);
+    const inTime = spawn(function* () { return yield* new Timeout(5).run(function* () { yield* sleep(1); return 'yes'; }); });
+    t.is(yield* inTime, 'yes');
+    const custom = spawn(async () => new Timeout(1, new RangeError('late')).run(async () => { await sleep(3); }));
+    t.true((yield* settle(custom)) instanceof RangeError);
+    t.true((yield* settle(withTimeout(1, function* () { yield* sleep(2); }))) instanceof Timeout);
+    t.is(yield* withTimeout(1, function* () { yield* sleep(2); return 1; }, { timeoutValue: 'fallback' } as any), 'fallback');
+    t.is(yield* withTimeout(2, async (x: number) => { await sleep(1); return x; }, 5), 5);
+    const pending = new Timeout(3);
+    t.false(pending.pending);
+    t.regex(String(pending), /3 s/);
+  }, { expectReports: true }); // the greenlet that died of RangeError('late') is reported
+  t.throws(() => new Timeout(1).start(), { message: /needs a running greenlet/ });
+});
+
+test('Event.wait(timeout) resolves to the flag; AsyncResult get/wait/setException', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const ev = new Event();
+    t.false(yield* ev.wait(1));
+    loop.callLater(1, () => ev.set());
+    t.true(yield* ev.wait());
+    t.true(ev.isSet() && ev.ready());
+    ev.clear();
+    t.false(ev.isSet());
+    const a = new AsyncResult<string>();
+    t.true((yield* settle(a.get({ timeout: 1 }))) instanceof Timeout);
+    t.is(yield* a.wait(0.5), undefined);
+    spawn(function* () { yield* sleep(1); a.set('Hello!'); });
+    t.is(yield* a.get(), 'Hello!');
+    t.true(a.ready() && a.successful());
+    t.is(yield* a, 'Hello!');
+    const b = new AsyncResult<number>();
+    b.setException(new Error('bad'));
+    t.is(((yield* settle(b.get())) as Error).message, 'bad');
+    t.is(yield* b.wait(), undefined);
+    t.false(b.successful());
+    t.true(b.exception instanceof Error);
+    t.true((yield* settle(new AsyncResult().get({ block: false }))) instanceof Timeout);
+  });
+});
+
+test('Queue with block/timeout raises Empty/Full; a timed-out put does not insert', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const q = new Queue<number>(1);
+    t.is(q.maxsize, 1);
+    yield* q.put(1);
+    t.true(q.full());
+    t.true((yield* settle(q.put(2, { timeout: 1 }))) instanceof Full);
+    t.true((yield* settle(q.put(2, { block: false }))) instanceof Full);
+    t.throws(() => q.putNowait(2), { instanceOf: Full });
+    t.is(yield* q.peek(), 1);
+    t.is(yield* q.get(), 1);
+    t.true(q.empty());
+    t.true((yield* settle(q.get({ timeout: 1 }))) instanceof Empty);
+    t.true((yield* settle(q.get({ block: false }))) instanceof Empty);
+    t.throws(() => q.getNowait(), { instanceOf: Empty });
+    t.true((yield* settle(q.peek({ block: false }))) instanceof Empty);
+    loop.callLater(1, () => q.putNowait(9));
+    t.is(yield* q.peek(), 9);
+    t.is(q.getNowait(), 9);
+    t.true((yield* settle(q.peek({ timeout: 0.01 }))) instanceof Empty);
+    t.is(new Queue().maxsize, null);
+  });
+});
+
+test('JoinableQueue.join waits for taskDone; Channel is a rendezvous', async (t) => {
+  const order: string[] = [];
+  await runVirtual(t, function* ({ loop }) {
+    const jq = new JoinableQueue<number>();
+    for (let i = 0; i < 3; i++) jq.putNowait(i);
+    spawn(function* () { for (;;) { const x = yield* jq.get(); yield* sleep(1); order.push(`done ${x}`); jq.taskDone(); } });
+    t.true(yield* jq.join());
+    t.is(loop.time(), 3);
+    const ch = new Channel<string>();
+    t.is(ch.qsize(), 0);
+    const putter = spawn(function* () { yield* ch.put('hand-over'); order.push('put returned'); });
+    yield* sleep(1);
+    t.false(putter.dead, 'put waits for a getter');
+    t.is(yield* ch.get(), 'hand-over');
+    yield* putter;
+    t.true((yield* settle(ch.get({ timeout: 1 }))) instanceof Empty);
+    t.true((yield* settle(ch.put('x', { timeout: 1 }))) instanceof Full);
+    t.true((yield* settle(ch.put('x', { block: false }))) instanceof Full);
+    t.true((yield* settle(ch.get({ block: false }))) instanceof Empty);
+    const g = spawn(function* () { return yield* ch.get(); });
+    yield* sleep(0);
+    t.is(ch.getters, 1);
+    yield* ch.put('direct');
+    t.is(yield* g, 'direct');
+  });
+  t.deepEqual(order, ['done 0', 'done 1', 'done 2', 'put returned']);
+});
+
+test('Pool never runs more than its size; map keeps order; imapUnordered gives completion order', async (t) => {
+  await runVirtual(t, function* () {
+    const pool = new Pool(2);
+    let running = 0, peak = 0;
+    function* job(x: number): Coroutine<number> {
+      running++;
+      peak = Math.max(peak, running);
+      yield* sleep(4 - x);
+      running--;
+      return x * 10;
+    }
+    t.deepEqual(yield* pool.map(job, [0, 1, 2, 3]), [0, 10, 20, 30]);
+    t.is(peak, 2);
+    const seen: number[] = [];
+    const it = pool.imapUnordered(job, [0, 1, 2]);
+    for (;;) { const r = yield* it.next(); if (r.done) break; seen.push(r.value); }
+    t.deepEqual(seen, [10, 0, 20]);
+    const ordered: number[] = [];
+    const it2 = pool.imap(job, [2, 1]);
+    for (;;) { const r = yield* it2.next(); if (r.done) break; ordered.push(r.value); }
+    t.deepEqual(ordered, [20, 10]);
+    t.is(yield* pool.apply(job, [3]), 30);
+    let cb: number | null = null;
+    yield* pool.applyAsync(job, [3], (v) => { cb = v; });
+    yield* sleep(0);
+    t.is(cb, 30);
+    t.is(pool.freeCount(), 2);
+    t.throws(() => new Pool(0), { instanceOf: RangeError });
+  });
+});
+
+test('Pool: len counts running greenlets; waitAvailable; full; kill empties it (gevent tutorial)', async (t) => {
+  const out: string[] = [];
+  await runVirtual(t, function* () {
+    const pool = new Pool(2);
+    function* helloFrom(_n: number): Coroutine<void> { out.push(`Size of pool ${pool.length}`); }
+    yield* pool.map(helloFrom, [0, 1, 2]);
+    for (let i = 0; i < 2; i++) pool.spawn(function* () { yield* sleep(10); });
+    const third = pool.spawn(function* () { yield* sleep(1); });
+    t.true(pool.full());
+    t.is(pool.freeCount(), 0);
+    const avail = pool.waitAvailable(1);
+    t.is(yield* avail, 0, 'timed out');
+    yield* pool.kill();
+    t.is(pool.length, 0);
+    t.true(third.dead);
+    t.true((yield* pool.waitAvailable()) >= 1);
+  });
+  t.deepEqual(out, ['Size of pool 2', 'Size of pool 2', 'Size of pool 1']);
+});
+
+test('Group: join(raiseError), killone, joinall/killall/wait/iwait', async (t) => {
+  await runVirtual(t, function* () {
+    const group = new Group();
+    const a = group.spawn(function* () { yield* sleep(1); return 'a'; });
+    const b = group.spawn(function* () { yield* sleep(2); throw new Error('b failed'); });
+    t.is(group.length, 2);
+    t.false(group.full());
+    t.is(((yield* settle(group.join(null, true))) as Error).message, 'b failed');
+    t.true(a.dead && b.dead);
+    t.is(group.length, 0);
+    t.true(yield* group.join());
+    const c = group.spawn(function* () { yield* sleep(10); });
+    yield* group.killone(c);
+    t.true(c.dead);
+    const gs = [spawn(function* () { yield* sleep(3); }), spawn(function* () { yield* sleep(1); })];
+    t.deepEqual(yield* wait(gs, { count: 1 }), [gs[1]]);
+    t.is((yield* joinall(gs, { timeout: 0.5 })).length, 1);
+    const failing = [spawn(function* () { yield* sleep(1); throw new Error('first'); }), spawn(function* () { yield* sleep(5); })];
+    t.is(((yield* settle(joinall(failing, { raiseError: true }))) as Error).message, 'first');
+    yield* killall(failing);
+    t.true(failing[1]!.dead);
+    const order: Greenlet<number>[] = [];
+    const xs = [spawn(function* () { yield* sleep(2); return 2; }), spawn(function* () { yield* sleep(1); return 1; })];
+    const it = iwait(xs);
+    for (;;) { const r = yield* it.next(); if (r.done) break; order.push(r.value); }
+    t.deepEqual(order, [xs[1], xs[0]]);
+    const slow = spawn(function* () { yield* sleep(5); });
+    const it2 = iwait([slow], { timeout: 1 });
+    t.true((yield* it2.next()).done);
+    yield* killall([slow], { block: false });
+    yield* idle();
+  }, { expectReports: true });
+});
+
+test('local(): per greenlet, at any depth and across await; unset attributes read undefined', async (t) => {
+  const out: unknown[] = [];
+  await runVirtual(t, function* () {
+    const stash = local<{ x?: number; y?: number }>();
+    const read = (): unknown => stash.x;
+    const g1 = spawn(async () => { stash.x = 1; await sleep(1); out.push(read()); });
+    const g2 = spawn(function* () { stash.y = 2; yield* sleep(1); out.push(stash.y); out.push(stash.x === undefined ? 'x is not local to f2' : 'leak'); out.push('x' in stash, Object.keys(stash)); });
+    yield* joinall([g1, g2]);
+    stash.x = 5;
+    t.is(stash.x, 5, 'outside any greenlet there is one slot too');
+    delete stash.x;
+    t.is(stash.x, undefined);
+  });
+  t.deepEqual(out, [1, 2, 'x is not local to f2', false, ['y']]);
+});
+
+test('getcurrent() at any depth and after await; null outside a greenlet', async (t) => {
+  await runVirtual(t, function* () {
+    t.is(getcurrent(), null);
+    const deep = (): Greenlet<unknown> | null => getcurrent();
+    const g = spawn(async () => { const a = deep(); await sleep(1); return [a, deep()]; });
+    const [a, b] = (yield* g) as Array<Greenlet<unknown> | null>;
+    t.is(a, g as Greenlet<unknown>);
+    t.is(b, g as Greenlet<unknown>);
+  });
+});
+
+test('interop: tasks and greenlets wait on each other and share Tulip locks and queues', async (t) => {
+  await runVirtual(t, function* () {
+    const g = spawn(function* () { yield* sleep(1); return 'from greenlet'; });
+    const task = createTask(async () => `task got ${await g}`);
+    t.is(yield* task, 'task got from greenlet');
+    const t2 = createTask(function* () { yield* tsleep(1); return 'from task'; }());
+    t.is(yield* spawn(function* () { return yield* t2; }), 'from task');
+    const q = new TQueue<string>();
+    const consumer = spawn(function* () { return yield* q.get(); });
+    createTask(function* () { yield* tsleep(1); q.putNowait('shared queue'); }());
+    t.is(yield* consumer, 'shared queue');
+    t.deepEqual(yield* gather(greenletToFuture(spawn(() => 1)), greenletToFuture(spawn(async () => 2))), [1, 2]);
+    t.is(yield* futureToGreenlet(tsleep(1, 'wrapped')), 'wrapped');
+    t.is(yield* futureToGreenlet(Promise.resolve('promise')), 'promise');
+  });
+});
+
+test('cancelling a task that waits on a greenlet does not kill the greenlet; killing a joiner spares the joined', async (t) => {
+  await runVirtual(t, function* () {
+    const g = spawn(function* () { yield* sleep(2); return 'finished anyway'; });
+    const waiter = createTask(function* () { return yield* g; }());
+    yield* sleep(1);
+    waiter.cancel();
+    t.true((yield* settle(waiter)) instanceof CancelledError);
+    t.false(g.dead);
+    const joiner = spawn(async () => { await g; });
+    yield* sleep(0);
+    yield* joiner.kill();
+    t.false(g.dead, 'killing the joiner does not kill the joined greenlet');
+    t.is(yield* g, 'finished anyway');
+  });
+});
+
+test('gevent locks: acquire(blocking, timeout), BoundedSemaphore, Lock, RLock; shared with a task', async (t) => {
+  await runVirtual(t, function* () {
+    const sem = new Semaphore(1);
+    t.true(yield* sem.acquire());
+    t.true(sem.locked());
+    t.false(yield* sem.acquire(false));
+    t.false(yield* sem.acquire(true, 1));
+    const waiter = spawn(function* () { return yield* sem.acquire(); });
+    yield* sleep(0);
+    sem.release();
+    t.true(yield* waiter);
+    sem.release();
+    t.is(sem.counter, 1);
+    t.is(yield* sem.wait(), 1);
+    const bounded = new BoundedSemaphore(1);
+    t.throws(() => bounded.release(), { instanceOf: RangeError });
+    const lock = new Lock();
+    t.throws(() => lock.release());
+    const rlock = new RLock();
+    const g = spawn(function* () {
+      t.true(yield* rlock.acquire());
+      t.true(yield* rlock.acquire());
+      rlock.release();
+      t.true(rlock.locked());
+      rlock.release();
+      return rlock.locked();
+    });
+    t.false(yield* g);
+    t.throws(() => rlock.release());
+    yield* lock.acquire();
+    const taskSide = createTask(async () => { await lock.acquire(); lock.release(); return 'task got the gevent lock'; });
+    yield* sleep(0);
+    lock.release();
+    t.is(yield* taskSide, 'task got the gevent lock');
+  });
+});
+
+test('spawnLater, startLater, links and a Greenlet subclass overriding run()', async (t) => {
+  const order: string[] = [];
+  await runVirtual(t, function* ({ loop }) {
+    const later = spawnLater(2, () => loop.time());
+    t.true(later.started);
+    t.is(yield* later, 2);
+    class Worker extends Greenlet<string> {
+      constructor(private readonly who: string) { super(); }
+      override *run(): Coroutine<string> { yield* sleep(1); return `hi ${this.who}`; }
+    }
+    const w = new Worker('there').start();
+    w.link((g) => order.push(`link ${g.value}`));
+    w.linkValue(() => order.push('value'));
+    const dropped = () => order.push('never');
+    w.linkException(dropped);
+    w.link(dropped);
+    w.unlink(dropped);
+    t.is(yield* w, 'hi there');
+    yield* sleep(0);
+    w.link(() => order.push('late link'));
+    w.linkException(() => order.push('never'));
+    yield* sleep(0);
+    const f = spawn(function* () { yield; throw new Error('x'); });
+    f.linkException(() => order.push('exception link'));
+    yield* f.join();
+    yield* sleep(0);
+    t.throws(() => new Greenlet().run(), { instanceOf: TypeError });
+    const s = new Greenlet(() => 'started later').startLater(1);
+    t.is(yield* s, 'started later');
+  }, { expectReports: true });
+  t.deepEqual(order, ['link hi there', 'value', 'late link', 'exception link']);
+});
+
+test('StreamServer hands each connection to a greenlet with a GreenSocket; createConnection', async (t) => {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
+  const got = await loop.runUntilComplete(function* (): Coroutine<string[]> {
+    const server = new StreamServer(['127.0.0.1', 0], function* (sock: GreenSocket): Coroutine<void> {
+      for (;;) {
+        const data = yield* sock.recv(1024);
+        if (data.length === 0) break;
+        yield* sock.sendall(data.toString().toUpperCase());
+      }
+      sock.shutdown();
+    }, { spawn: new Pool(10) });
+    yield* server.start();
+    t.true(server.started);
+    const port = server.address!.port;
+    const c = yield* createConnection(['127.0.0.1', port], 5);
+    t.is(yield* c.send('hello'), 5);
+    const first = (yield* c.recv(5)).toString();
+    t.is(c.getpeername()?.port, port);
+    c.shutdown();
+    const rest = (yield* c.recv()).toString();
+    c.close();
+    yield* server.stop();
+    return [first, rest];
+  }());
+  loop.close();
+  t.deepEqual(got, ['HELLO', '']);
+  t.deepEqual(reports, []);
+});
+
+test.serial('signalHandler spawns a greenlet per delivery', async (t) => {
+  const loop = new EventLoop(); // real clock: the signal arrives from outside the loop
+  const ok = await loop.runUntilComplete(async () => {
+    const ev = new Event();
+    const h = signalHandler('SIGUSR2', (tag: string) => { if (tag === 'usr2') ev.set(); }, 'usr2');
+    process.kill(process.pid, 'SIGUSR2');
+    const got = await ev.wait(10);
+    h.cancel();
+    return got;
+  });
+  loop.close();
+  t.true(ok);
+});
+
+test('top level: joinall of spawned greenlets runs the default loop while awaited (child process)', (t) => {
+  const code = `
+    import { spawn, joinall, sleep } from './src/greenlet/index.ts';
+    function* foo() { console.log('Running in foo'); yield* sleep(0); console.log('Explicit context switch to foo again'); }
+    function* bar() { console.log('Explicit context to bar'); yield* sleep(0); console.log('Implicit context switch back to bar'); }
+    await joinall([spawn(foo), spawn(bar)]);
+    console.log(await spawn(() => 'and the process exits'));`;
+  const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20000 });
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(r.stdout.trim().split('\n'), ['Running in foo', 'Explicit context to bar', 'Explicit context switch to foo again', 'Implicit context switch back to bar', 'and the process exits']);
+});
