@@ -20,7 +20,7 @@
 import type { TimerHandle } from '../loop/handle.js';
 import type { Future } from '../tasks/future.js';
 import type { Task, TaskBody } from '../tasks/task.js';
-import { isGeneratorFunction, type Coroutine, type Yieldable } from '../tasks/coroutine.js';
+import { isAsyncFunction, isGeneratorFunction, type Coroutine, type Yieldable } from '../tasks/coroutine.js';
 import { BridgeFuture, GreenletExit, SharedBridgeFuture, hubLoop } from './hub.js';
 
 /** What a greenlet runs: a generator function, an async function, or a plain function. */
@@ -41,8 +41,8 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   #links: Array<{ cb: Link<T>; when: 'any' | 'value' | 'exception' }> = [];
   #value: T | undefined = undefined;
   #exception: unknown = null;
-  /** gevent: `Greenlet.name`. */
-  name: string;
+  #name: string | null = null;
+  readonly #id: number;
   /** @internal a Pool's slot: the greenlet starts when this future is done. */
   _gate: Future<unknown> | null = null;
 
@@ -50,13 +50,22 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
     this.#done = new SharedBridgeFuture<T>(hubLoop());
     this.#body = body ?? null;
     this.#args = args;
-    this.name = `Greenlet-${++counter}`;
+    this.#id = ++counter;
   }
 
   /** gevent: `Greenlet.run`. Override in a subclass (a generator method or an async one). */
   run(...args: unknown[]): Coroutine<T> | PromiseLike<T> | T {
     if (this.#body === null) throw new TypeError(`${this.name} has no body: pass one to the constructor or override run()`);
     return this.#body(...args);
+  }
+
+  /** gevent: `Greenlet.name` (made on first use). */
+  get name(): string {
+    return (this.#name ??= `Greenlet-${this.#id}`);
+  }
+
+  set name(value: string) {
+    this.#name = String(value);
   }
 
   /** gevent: `Greenlet.started`. Scheduled or running, not yet dead. */
@@ -113,19 +122,20 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   #launch(): void {
     this.#state = 'running';
     const loop = this.#done.getLoop();
-    const task = loop.createTask<T>(this.#taskBody(), { name: this.name });
+    const target = this.run === Greenlet.prototype.run ? this.#body : this.run;
+    const plain = target !== null && !isGeneratorFunction(target) && !isAsyncFunction(target);
+    const task = loop.createTask<T>(this.#taskBody(target), { name: this.#name ?? undefined, _plain: plain });
     task._interruptible = true;
     task._greenlet = this;
     this.#task = task;
     task.addDoneCallback(() => this.#taskDone(task));
   }
 
-  #taskBody(): TaskBody<T> {
+  #taskBody(target: ((...a: any[]) => unknown) | null): TaskBody<T> {
     const args = this.#args;
-    const fn: (...a: unknown[]) => unknown = this.run === Greenlet.prototype.run && this.#body !== null ? this.#body : this.run.bind(this);
-    const target = this.run === Greenlet.prototype.run ? this.#body : this.run;
+    const fn: (...a: unknown[]) => unknown = target === this.#body && target !== null ? target : this.run.bind(this);
     if (target !== null && isGeneratorFunction(target)) return fn(...args) as Coroutine<T>;
-    return () => fn(...args) as T;
+    return (): T => fn(...args) as T; // a plain body's task skips AsyncLocalStorage (see #launch)
   }
 
   #taskDone(task: Task<T>): void {

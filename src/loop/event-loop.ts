@@ -183,9 +183,9 @@ export class EventLoop {
   }
 
   /** asyncio: `loop.create_task`. Accepts a coroutine, a promise, or a function returning either. */
-  createTask<T>(body: TaskBody<T>, options: { name?: string } = {}): Task<T> {
+  createTask<T>(body: TaskBody<T>, options: { name?: string; /** @internal */ _plain?: boolean } = {}): Task<T> {
     if (this.#closed) throw new RuntimeError('Event loop is closed');
-    return new Task<T>(body, this, options.name);
+    return new Task<T>(body, this, options.name, options._plain);
   }
 
   /** @internal */

@@ -11,12 +11,12 @@ import { getEventLoop } from '../loop/running.js';
 import { CancelledError, RuntimeError } from '../tasks/errors.js';
 import type { Coroutine } from '../tasks/coroutine.js';
 import { Lock } from './lock.js';
-import { enqueue, type Held, type WaiterFuture } from './waiters.js';
+import { enqueue, WaiterQueue, type Held, type WaiterFuture } from './waiters.js';
 
 /** asyncio: `Condition`. */
 export class Condition {
   readonly #lock: Lock;
-  readonly #waiters: WaiterFuture<true>[] = [];
+  readonly #waiters = new WaiterQueue<true>();
 
   constructor(lock?: Lock) {
     this.#lock = lock ?? new Lock();

@@ -7,12 +7,12 @@
 
 import type { Future } from '../tasks/future.js';
 import { RuntimeError } from '../tasks/errors.js';
-import { doneFuture, doneTrue, enqueue, grantFirst, held, type Held, type WaiterFuture } from './waiters.js';
+import { doneFuture, doneTrue, enqueue, grantFirst, held, type Held, WaiterQueue } from './waiters.js';
 
 /** asyncio: `Lock`. */
 export class Lock {
   #locked = false;
-  readonly #waiters: WaiterFuture<any>[] = [];
+  readonly #waiters = new WaiterQueue<any>();
   /** Per-waiter value: true for acquire(), a Held for hold(). */
   readonly #wantsHeld = new WeakSet<Future<unknown>>();
 
@@ -28,7 +28,7 @@ export class Lock {
   /** asyncio: `Lock.release`. Throws RuntimeError if the lock is not held. */
   release(): void {
     if (!this.#locked) throw new RuntimeError('Lock is not acquired');
-    const next = this.#waiters[0];
+    const next = this.#waiters.peek();
     if (next === undefined) {
       this.#locked = false;
       return;

@@ -11,14 +11,14 @@
 
 import type { Future } from '../tasks/future.js';
 import { QueueEmpty, QueueFull, QueueShutDown } from './errors.js';
-import { doneFuture, doneTrue, enqueue, failedFuture, grantFirst, type WaiterFuture } from './waiters.js';
+import { doneFuture, doneTrue, enqueue, failedFuture, grantFirst, WaiterQueue, type WaiterFuture } from './waiters.js';
 import { Event } from './event.js';
 
 /** asyncio: `Queue`. `maxsize <= 0` means unbounded. */
 export class Queue<T> {
   readonly maxsize: number;
-  readonly #getters: WaiterFuture<T>[] = [];
-  readonly #putters: WaiterFuture<true>[] = [];
+  readonly #getters = new WaiterQueue<T>();
+  readonly #putters = new WaiterQueue<true>();
   #unfinished = 0;
   readonly #finished = new Event();
   #shutdown = false;
@@ -120,8 +120,8 @@ export class Queue<T> {
       }
       if (this.#unfinished === 0) this.#finished.set();
     }
-    for (const list of [this.#getters, this.#putters] as WaiterFuture<unknown>[][]) {
-      for (const w of list.splice(0)) {
+    for (const list of [this.#getters, this.#putters] as WaiterQueue<unknown>[]) {
+      for (const w of list.drain()) {
         w._list = null;
         w._fail(new QueueShutDown());
       }
@@ -135,7 +135,7 @@ export class Queue<T> {
 
   /** A slot freed: the oldest putter's item goes in. */
   #admitPutter(): void {
-    const putter = this.#putters[0];
+    const putter = this.#putters.peek();
     if (putter === undefined || this.full()) return;
     this._put(putter._item as T);
     this.#taskAdded();

@@ -4,12 +4,12 @@
 // (the value does not change); an abandoned grant is released again (waiters.ts).
 
 import type { Future } from '../tasks/future.js';
-import { doneFuture, doneTrue, enqueue, grantFirst, held, type Held, type WaiterFuture } from './waiters.js';
+import { doneFuture, doneTrue, enqueue, grantFirst, held, type Held, WaiterQueue } from './waiters.js';
 
 /** asyncio: `Semaphore`. */
 export class Semaphore {
   protected _value: number;
-  readonly #waiters: WaiterFuture<any>[] = [];
+  readonly #waiters = new WaiterQueue<any>();
   readonly #wantsHeld = new WeakSet<Future<unknown>>();
 
   constructor(value = 1) {
@@ -33,7 +33,7 @@ export class Semaphore {
 
   /** asyncio: `Semaphore.release`. */
   release(): void {
-    const next = this.#waiters[0];
+    const next = this.#waiters.peek();
     if (next === undefined) {
       this._value++;
       return;

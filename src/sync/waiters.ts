@@ -18,8 +18,85 @@ import type { CancelReason } from '../tasks/errors.js';
 // Node 20 before 20.4 has no Symbol.dispose; TypeScript's `using` helper looks it up at run time.
 (Symbol as { dispose?: symbol }).dispose ??= Symbol.for('Symbol.dispose');
 
+/** FIFO of pending waiters: a ring buffer (a plain array's shift() is O(n), and a pool with
+ *  20,000 queued spawns made that quadratic; resetting an array when it empties allocated once
+ *  per grant). A cancelled waiter is dropped lazily (shift and peek skip it), and the ring is
+ *  rebuilt once dead entries outnumber live ones, so cancelled waiters are not retained. */
+export class WaiterQueue<T = unknown> {
+  #ring: Array<WaiterFuture<T> | undefined> = new Array(4).fill(undefined);
+  #mask = 3;
+  #head = 0;
+  #tail = 0;
+  #live = 0;
+
+  /** Pending waiters. */
+  get length(): number {
+    return this.#live;
+  }
+
+  push(w: WaiterFuture<T>): void {
+    if (this.#tail - this.#head > this.#mask) this.#rebuild(false);
+    this.#ring[this.#tail & this.#mask] = w;
+    this.#tail++;
+    this.#live++;
+  }
+
+  /** The oldest pending waiter, left in place. */
+  peek(): WaiterFuture<T> | undefined {
+    while (this.#head < this.#tail) {
+      const w = this.#ring[this.#head & this.#mask];
+      if (w !== undefined && !w.done()) return w;
+      this.#ring[this.#head & this.#mask] = undefined;
+      this.#head++;
+    }
+    return undefined;
+  }
+
+  /** Removes and returns the oldest pending waiter. */
+  shift(): WaiterFuture<T> | undefined {
+    const w = this.peek();
+    if (w === undefined) return undefined;
+    this.#ring[this.#head & this.#mask] = undefined;
+    this.#head++;
+    this.#live--;
+    return w;
+  }
+
+  /** A waiter in the queue was cancelled. */
+  remove(_w: WaiterFuture<T>): void {
+    this.#live--;
+    const dead = this.#tail - this.#head - this.#live;
+    if (dead > 64 && dead > this.#live) this.#rebuild(true);
+  }
+
+  /** Removes and returns every pending waiter. */
+  drain(): WaiterFuture<T>[] {
+    const live: WaiterFuture<T>[] = [];
+    for (let w = this.shift(); w !== undefined; w = this.shift()) live.push(w);
+    return live;
+  }
+
+  /** Copies the live waiters into a ring of the right size (growing when full). */
+  #rebuild(dropDead: boolean): void {
+    const kept: WaiterFuture<T>[] = [];
+    for (let i = this.#head; i < this.#tail; i++) {
+      const w = this.#ring[i & this.#mask];
+      if (w !== undefined && (!dropDead || !w.done())) kept.push(w);
+    }
+    let size = 4;
+    while (size < kept.length * 2) size *= 2;
+    this.#ring = new Array(size).fill(undefined);
+    this.#mask = size - 1;
+    for (let i = 0; i < kept.length; i++) this.#ring[i] = kept[i];
+    this.#head = 0;
+    this.#tail = kept.length;
+  }
+}
+
+type WaiterList = WaiterQueue<any> | WaiterFuture<any>[];
+
 export class WaiterFuture<T> extends Future<T> {
-  /** @internal the list this waiter sits in while pending */ _list: WaiterFuture<any>[] | null = null;
+  /** @internal the list this waiter sits in while pending */ _list: WaiterList | null = null;
   /** @internal what a putter carries */ _item: unknown = undefined;
 
   override cancel(msg?: string, reason?: CancelReason): boolean {
@@ -27,15 +104,18 @@ export class WaiterFuture<T> extends Future<T> {
     const list = this._list;
     if (list !== null) {
       this._list = null;
-      const i = list.indexOf(this);
-      if (i >= 0) list.splice(i, 1);
+      if (list instanceof WaiterQueue) list.remove(this);
+      else {
+        const i = list.indexOf(this);
+        if (i >= 0) list.splice(i, 1);
+      }
     }
     return true;
   }
 }
 
 /** A new waiter at the end of `list`. */
-export function enqueue<T>(list: WaiterFuture<any>[], loop: EventLoop = getEventLoop()): WaiterFuture<T> {
+export function enqueue<T>(list: WaiterList, loop: EventLoop = getEventLoop()): WaiterFuture<T> {
   const w = new WaiterFuture<T>(loop);
   w._list = list;
   list.push(w);
@@ -44,7 +124,7 @@ export function enqueue<T>(list: WaiterFuture<any>[], loop: EventLoop = getEvent
 
 /** Completes the oldest waiter with `value`; `abandon(waiter)` runs if its task is cancelled
  *  before it resumes. Returns false when nobody waits. */
-export function grantFirst<T>(list: WaiterFuture<T>[], value: T, abandon: ((fut: Future<any>) => void) | null): boolean {
+export function grantFirst<T>(list: WaiterQueue<T>, value: T, abandon: ((fut: Future<any>) => void) | null): boolean {
   const w = list.shift();
   if (w === undefined) return false;
   w._list = null;

@@ -38,3 +38,10 @@ const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor;
 export function isGeneratorFunction(fn: unknown): boolean {
   return fn instanceof GeneratorFunction;
 }
+
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+
+/** True for `async function` / `async () =>` (not for plain functions that return a promise). */
+export function isAsyncFunction(fn: unknown): boolean {
+  return fn instanceof AsyncFunction;
+}

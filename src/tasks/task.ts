@@ -23,10 +23,11 @@ import { Future, type Waiter } from './future.js';
 import { CancelledError, RuntimeError, type CancelReason } from './errors.js';
 import { isGenerator, isGeneratorFunction, isThenable, type Coroutine, type Yieldable } from './coroutine.js';
 
-const GENERATOR = 0, ASYNC_FN = 1, PROMISE = 2;
-type Kind = typeof GENERATOR | typeof ASYNC_FN | typeof PROMISE;
+const GENERATOR = 0, ASYNC_FN = 1, PROMISE = 2, PLAIN_FN = 3;
+type Kind = typeof GENERATOR | typeof ASYNC_FN | typeof PROMISE | typeof PLAIN_FN;
 
 let taskCounter = 0;
+
 
 /** What createTask accepts. */
 export type TaskBody<T> = Coroutine<T> | PromiseLike<T> | (() => Coroutine<T> | PromiseLike<T> | T);
@@ -57,7 +58,7 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal where it was created (debug mode only). */ readonly _createdAt: string | undefined;
 
   /** @internal */
-  constructor(body: TaskBody<T>, loop: EventLoop, name?: string) {
+  constructor(body: TaskBody<T>, loop: EventLoop, name?: string, plain = false) {
     super(loop);
     if (isGenerator(body)) {
       this.#kind = GENERATOR;
@@ -69,7 +70,13 @@ export class Task<T> extends Future<T> implements Waiter {
       if (isGeneratorFunction(body)) {
         this.#kind = GENERATOR;
         this.#coro = (body as () => Coroutine<T>)();
+      } else if (plain) {
+        // Known synchronous (the greenlet bridge's plain bodies): no AsyncLocalStorage needed.
+        this.#kind = PLAIN_FN;
+        this.#start = body;
       } else {
+        // An async function, or a plain one that may return a promise (`() => worker(i)`):
+        // run it inside the task's AsyncLocalStorage context so its awaits stay tracked.
         this.#kind = ASYNC_FN;
         this.#start = body;
         asyncEverUsed.value = true;
@@ -331,19 +338,24 @@ export class Task<T> extends Future<T> implements Waiter {
       return;
     }
     let p: unknown;
+    const prev = current.task;
+    current.task = this as Task<unknown>;
     try {
       p = this.#kind === ASYNC_FN ? asyncTaskContext.run(this as Task<unknown>, start) : start();
     } catch (e) {
+      current.task = prev;
       this.#finishWithError(e);
       return;
     }
-    if (this.#kind === ASYNC_FN && isGenerator(p)) {
+    current.task = prev;
+    if (isGenerator(p)) {
       // A plain function that returned a generator: drive it as a coroutine.
       this.#kind = GENERATOR;
       this.#coro = p as Coroutine<T>;
       this.#step(undefined, false);
       return;
     }
+    if (this.#kind === PLAIN_FN) this.#kind = PROMISE;
     if (!isThenable(p)) {
       this.#finishWithValue(p as T);
       return;
