@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import net from 'node:net';
 import { EventLoop, Event, startServer, wait, type Coroutine, type Server } from 'tulip';
 import { newStats, serveClient, type ProxyOptions } from './proxy.js';
+import { greenletServer } from './greenlet-proxy.js';
 
 const HELP = `usage: warp-proxy [options]
 
@@ -18,6 +19,8 @@ value sent in pieces with pauses); CONNECT tunnels pass through.
   -H, --host HOST          listen address (default 127.0.0.1)
   -p, --port PORT          listen port (default 8800)
   -v, --verbose            more logging (repeat for more)
+      --model M            explicit (coroutines, default), greenlet (gevent style), or both:
+                           explicit on PORT and greenlet on PORT+1, one loop, shared limits
       --delay-scale X      multiply every pause (default $WARP_DELAY_SCALE or 1; 0 = none)
       --grace S            seconds to let requests finish on Ctrl-C/SIGTERM (default 5)
       --connect-timeout S  upstream connect timeout, 504 after it (default 10)
@@ -53,6 +56,7 @@ try {
       'idle-timeout': { type: 'string' },
       'max-conns': { type: 'string' },
       'min-headers': { type: 'string' },
+      model: { type: 'string', default: 'explicit' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -68,6 +72,9 @@ if (!Number.isInteger(port) || port > 65535) fail('port must be 1-65535');
 const host = args.host!;
 const verbose = args.verbose?.length ?? 0;
 const grace = num('grace', args.grace, 5);
+const model = args.model!;
+if (model !== 'explicit' && model !== 'greenlet' && model !== 'both') fail(`--model must be explicit, greenlet or both, got ${JSON.stringify(model)}`);
+if (model === 'both' && port === 65535) fail('--model both needs PORT+1 to be a port too');
 
 let stamp = '', stampSecond = -1;
 function log(level: string, message: string): void {
@@ -104,19 +111,32 @@ process.on('SIGINT', onSignal('SIGINT'));
 process.on('SIGTERM', onSignal('SIGTERM'));
 
 function* main(): Coroutine<number> {
-  let server: Server;
+  const stops: Array<() => void> = [];
+  const bound: string[] = [];
   try {
-    server = yield* startServer((r, w) => serveClient(r, w, opts, stats), host, port, { backlog: 511 });
+    if (model !== 'greenlet') {
+      const server: Server = yield* startServer((r, w) => serveClient(r, w, opts, stats), host, port, { backlog: 511 });
+      stops.push(() => server.close());
+      bound.push(`${host}:${port}`);
+    }
+    if (model !== 'explicit') {
+      const gport = model === 'both' ? port + 1 : port;
+      const gserver = greenletServer(host, gport, opts, stats);
+      yield* gserver.start();
+      stops.push(() => gserver.close());
+      bound.push(`${host}:${gport} (greenlet)`);
+    }
   } catch (error) {
     log('CRITICAL', `!!! Failed to bind server at [${host}:${port}]: ${(error as Error).message}`);
+    for (const stop of stops) stop();
     return 1;
   }
-  log('INFO', `Server bound at [${host}:${port}].`);
+  log('INFO', `Server bound at [${bound.join(', ')}].`);
   if (!net.isIP(host) || !(host.startsWith('127.') || host === '::1')) {
     process.stderr.write(`warp-proxy: WARNING: listening on ${host}, not loopback: anyone who can reach it can use this proxy\n`);
   }
   yield* stop.wait();
-  server.close();
+  for (const stopServer of stops) stopServer();
   const inFlight = [...stats.tasks];
   if (inFlight.length > 0) {
     const [, pending] = yield* wait(inFlight, { timeout: grace });

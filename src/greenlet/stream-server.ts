@@ -125,6 +125,11 @@ export class StreamServer {
     return out;
   }
 
+  /** gevent: `server.close()`: stops accepting; connections in flight go on. */
+  close(): void {
+    this.#server?.close();
+  }
+
   /** gevent: `server.stop(timeout=None)`: stops accepting and closes the connections. */
   stop(): Future<void> {
     const out = new BridgeFuture<void>(hubLoop());

@@ -8,6 +8,7 @@ import {
 } from '../../src/index.js';
 import { parseHead, rewrite } from '../../examples/warp-proxy/http-head.js';
 import { newStats, sendHead, serveClient, type ProxyOptions, type ProxyStats } from '../../examples/warp-proxy/proxy.js';
+import { greenletServer } from '../../examples/warp-proxy/greenlet-proxy.js';
 import { runVirtual } from '../helpers/run-virtual.js';
 
 test('wire format with the pauses on: each Host piece is its own write, after its own pause', async (t) => {
@@ -224,6 +225,41 @@ test('maxConns closes connections over the limit at once', async (t) => {
   });
 });
 
+test('the greenlet model serves the same answers, sharing the counters', async (t) => {
+  await withProxy(t, { idleTimeout: 0.3 }, function* ({ stats, logs }) {
+    const gserver = greenletServer('127.0.0.1', 0, options(logs, { idleTimeout: 0.3 }), stats);
+    yield* gserver.start();
+    const port = gserver.address!.port;
+    const up = yield* origin(answerOk);
+    const upPort = up.sockets[0]!.port;
+    const ok = yield* exchange(port, `GET http://127.0.0.1:${upPort}/x HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\n\r\n`);
+    t.regex(ok, /^HTTP\/1\.1 200 OK.*ok$/s);
+    t.regex(yield* exchange(port, 'GET http://x/ HTTP/1.1\r\nAccept: x\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    const silent = yield* origin(function* (r) { yield* r.read(); });
+    const sp = silent.sockets[0]!.port;
+    t.regex(yield* exchange(port, `GET http://127.0.0.1:${sp}/ HTTP/1.1\r\nHost: 127.0.0.1:${sp}\r\n\r\n`), /^HTTP\/1\.1 504 /);
+    t.regex(yield* exchange(port, `GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n`), /^HTTP\/1\.1 502 /);
+    const echo = yield* origin(function* (r, w) { w.write(yield* r.read()); w.close(); });
+    const ep = echo.sockets[0]!.port;
+    const [r, w] = yield* openConnection('127.0.0.1', port);
+    w.write(`CONNECT 127.0.0.1:${ep} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    t.is((yield* r.readUntil('\r\n\r\n')).toString(), 'HTTP/1.1 200 Connection established\r\n\r\n');
+    w.write(Buffer.alloc(200_000, 1));
+    w.writeEof();
+    t.is((yield* r.read()).length, 200_000);
+    w.close();
+    const [r2, w2] = yield* openConnection('127.0.0.1', port);
+    w2.write('GET / HTTP/1.1\r\n'); // never finishes its head: the Timeout closes it
+    t.is((yield* r2.read()).length, 0);
+    w2.close();
+    for (let i = 0; i < 200 && stats.active > 0; i++) yield* sleep(0.01);
+    t.is(stats.active, 0);
+    t.true(stats.served >= 2);
+    gserver.close();
+    silent.abortClients(); silent.close(); up.close(); echo.close();
+  });
+});
+
 test('npm start\'s main: --help, bind failure, warp_check.py passes (with Debian python3)', async (t) => {
   const main = ['--import=tsx', 'examples/warp-proxy/main.ts'];
   const help = spawnSync(process.execPath, [...main, '--help'], { encoding: 'utf8', timeout: 20000 });
@@ -245,12 +281,22 @@ test('npm start\'s main: --help, bind failure, warp_check.py passes (with Debian
     t.log(`warp_check.py part skipped: needs ${python} and ${checker}`);
     return;
   }
-  const child = spawn(process.execPath, [...main, '--port', String(free), '--min-headers', '3', '--delay-scale', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...main, '--model', 'both', '--port', String(free), '--min-headers', '3', '--delay-scale', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   for (let i = 0; i < 200 && !err.includes('Server bound'); i++) await new Promise((r) => setTimeout(r, 20));
-  const check = spawnSync(python, [checker, '--proxy', `127.0.0.1:${free}`, '--delays'], { encoding: 'utf8', timeout: 60000 });
+  const run = (p: number) => new Promise<{ status: number | null; out: string }>((resolve) => {
+    const c = spawn(python, [checker, '--proxy', `127.0.0.1:${p}`, '--delays'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { out += d; });
+    c.on('exit', (status) => resolve({ status, out }));
+  });
+  const [explicit, greenlet] = await Promise.all([run(free), run(free + 1)]); // both ports at once
+  const check = { status: explicit.status, stdout: explicit.out, stderr: '' };
+  t.is(greenlet.status, 0, `greenlet model: ${greenlet.out}`);
+  t.regex(greenlet.out, /PASS pauses/);
   child.kill('SIGTERM');
   t.is(await exited, 0, 'SIGTERM stops it with status 0');
   t.is(check.status, 0, check.stdout + check.stderr);

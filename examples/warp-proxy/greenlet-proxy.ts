@@ -1,0 +1,116 @@
+// The WARP proxy in the greenlet style: gevent-shaped code on the same loop as proxy.ts.
+//
+// StreamServer spawns one greenlet per client with a GreenSocket; the head read and the
+// upstream's first byte are bounded by gevent Timeouts raised inside the greenlet; the upstream
+// is a GreenSocket from createConnection(); the two relay directions are greenlets joined with
+// joinall. Parsing, the wire format (sendHead) and the counters are shared with proxy.ts, so
+// `--model both` serves both styles with one connection limit and one set of counters.
+
+import type { AddressInfo } from 'node:net';
+import { CancelledError, currentTask, type Coroutine } from 'tulip';
+import { StreamServer, Timeout, createConnection, joinall, spawn, type GreenSocket } from 'tulip/greenlet';
+import { HttpError, errorResponse, parseAuthority, parseHead, readHead, rewrite, type Authority } from './http-head.js';
+import { sendHead, type ProxyOptions, type ProxyStats } from './proxy.js';
+import { CHUNK } from './relay.js';
+
+/** Copies one socket into the other until EOF, then half-closes the destination. */
+function* relay(from: GreenSocket, to: GreenSocket): Coroutine<void> {
+  for (;;) {
+    const data = yield* from.recv(CHUNK);
+    if (data.length === 0) {
+      to.shutdown();
+      return;
+    }
+    yield* to.sendall(data);
+  }
+}
+
+function* connect(to: Authority, seconds: number): Coroutine<GreenSocket> {
+  try {
+    return yield* createConnection([to.host, to.port], seconds);
+  } catch (error) {
+    if (error instanceof Timeout) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${seconds} s`);
+    if (error instanceof CancelledError) throw error;
+    throw new HttpError(502, `cannot reach ${to.host}:${to.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/** The StreamServer handler: one greenlet per client. */
+export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
+  return function* handle(client: GreenSocket, _address: AddressInfo): Coroutine<void> {
+    if (stats.active >= opts.maxConns) {
+      stats.rejected++;
+      client.writer.transport.abort();
+      return;
+    }
+    stats.active++;
+    const me = currentTask();
+    if (me !== null) stats.tasks.add(me);
+    let upstream: GreenSocket | null = null;
+    let answered = false;
+    try {
+      const headTimeout = Timeout.startNew(opts.idleTimeout);
+      let lines: string[] | null;
+      try {
+        lines = yield* readHead(client.reader);
+      } catch (error) {
+        if (error === headTimeout) return; // the client never finished its head
+        throw error;
+      } finally {
+        headTimeout.cancel();
+      }
+      if (lines === null || lines.length - 1 < opts.minHeaders) return;
+      const head = parseHead(lines);
+      if (head.method === 'CONNECT') {
+        const target = parseAuthority(head.target, 443);
+        opts.log(`BYPASSING <CONNECT ${head.target}> (SSL connection)`);
+        upstream = yield* connect(target, opts.connectTimeout);
+        yield* client.sendall('HTTP/1.1 200 Connection established\r\n\r\n');
+        answered = true;
+        const pipes = [spawn(relay, client, upstream), spawn(relay, upstream, client)];
+        yield* joinall(pipes);
+        for (const p of pipes) if (!p.successful()) throw p.exception;
+      } else {
+        const rw = rewrite(head);
+        opts.log(`WARPING <${head.method} ${head.target}>`);
+        const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout));
+        yield* sendHead({ write: (d) => up.writer.write(d), drain: () => up.writer.drain() }, head, rw, opts.delayScale, opts.random ?? Math.random);
+        const body = spawn(relay, client, up);
+        try {
+          const firstByte = Timeout.startNew(opts.idleTimeout);
+          let first: Buffer;
+          try {
+            first = yield* up.recv(CHUNK);
+          } catch (error) {
+            if (error === firstByte) throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
+            throw error;
+          } finally {
+            firstByte.cancel();
+          }
+          answered = first.length > 0;
+          if (first.length > 0) {
+            yield* client.sendall(first);
+            yield* relay(up, client);
+          }
+        } finally {
+          yield* body.kill();
+        }
+      }
+      stats.served++;
+    } catch (error) {
+      if (error instanceof CancelledError) throw error;
+      stats.failed++;
+      if (error instanceof HttpError && !answered) client.writer.write(errorResponse(error.status, error.message));
+    } finally {
+      stats.active--;
+      if (me !== null) stats.tasks.delete(me);
+      upstream?.close();
+      client.close();
+    }
+  };
+}
+
+/** A StreamServer serving WARP in the greenlet style. */
+export function greenletServer(host: string, port: number, opts: ProxyOptions, stats: ProxyStats): StreamServer {
+  return new StreamServer([host, port], greenletHandler(opts, stats));
+}
