@@ -61,6 +61,12 @@ for (const extra of [lockPy, lockUv, lockNative]) {
   if (target?.rows) target.rows.push(...extra.rows);
 }
 
+// the greenlet bridge against gevent, same run
+const greenlet = [
+  run('tulip-greenlet', process.execPath, ['--expose-gc', path.join(root, 'dist/bench/greenlet.js'), '--n', n]),
+  pyHas('gevent') ? run('python-gevent', sysPy, [path.join(shared, 'loop_gevent.py'), '--n', n]) : { label: 'python-gevent', missing: 'apt-get install python3-gevent' },
+];
+
 const impls = results.map((r) => r.label);
 const value = (label, c) => results.find((r) => r.label === label)?.rows?.find((row) => row.case === c);
 const cases = ['pingpong_queue', 'pingpong_future', 'pingpong_future_async', 'call_soon_chain', 'sleep0', 'timers', 'many_tasks', 'lock_contention'];
@@ -81,7 +87,14 @@ for (const c of cases) {
   const ratio = (label) => { const p = value(label, base)?.per_second; return t && p ? `${(t / p).toFixed(2)}×` : '–'; };
   lines.push(`| ${c} | ${cells.join(' | ')} | ${ratio('python-asyncio')} | ${ratio('effection')} | ${ratio('node-native')} |`);
 }
-const missing = results.filter((r) => !r.rows).map((r) => `- ${r.label}: missing (${r.missing})`);
+const gvalue = (label, c) => greenlet.find((r) => r.label === label)?.rows?.find((row) => row.case === c);
+const glines = ['| case | tulip-greenlet | python-gevent | × gevent |', '|---|---:|---:|---:|'];
+for (const c of ['greenlet_pingpong_queue', 'greenlet_sleep0', 'greenlet_spawn_joinall', 'greenlet_many_waiting', 'greenlet_pool_map']) {
+  const a = gvalue('tulip-greenlet', c), b = gvalue('python-gevent', c);
+  const cell = (row) => row ? fmt(row.per_second) + (row.kib_per_greenlet !== undefined ? ` (${row.kib_per_greenlet.toFixed(2)} KiB/greenlet)` : '') : (greenlet.find((r) => !r.rows) ? 'missing' : '–');
+  glines.push(`| ${c} | ${cell(a)} | ${cell(b)} | ${a && b ? (a.per_second / b.per_second).toFixed(2) + '×' : '–'} |`);
+}
+const missing = [...results, ...greenlet].filter((r) => !r.rows).map((r) => `- ${r.label}: missing (${r.missing})`);
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.type()} ${os.release()}, node ${process.version}`;
 const table = [
   `Command: \`npm run bench\` (N=${n}; \`node bench/run.mjs --write\` after \`npm run build\`), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
@@ -89,6 +102,10 @@ const table = [
   '(for pingpong_future_async, Tulip async-function tasks ÷ the peer\'s pingpong_future).',
   '',
   ...lines,
+  '',
+  'Greenlet bridge (`dist/bench/greenlet.js`) against gevent (`loop_gevent.py`, Debian python3), same run:',
+  '',
+  ...glines,
   ...(missing.length ? ['', ...missing] : []),
 ].join('\n');
 console.log(table);

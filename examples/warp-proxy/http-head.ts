@@ -30,30 +30,34 @@ export interface RequestHead {
   headers: Header[];
 }
 
-/** Reads lines up to the blank line. Null when the client closed before a full head. */
+/** Reads the head up to its blank line (CRLF or bare LF) in one read, and splits it into lines.
+ *  Null when the client closed before a full head. 431 past the reader's limit or `maxBytes`. */
 export function* readHead(reader: StreamReader, maxBytes = MAX_HEAD_BYTES): Coroutine<string[] | null> {
-  const lines: string[] = [];
-  let total = 0;
-  for (;;) {
-    let line: Buffer;
-    try {
-      line = yield* reader.readUntil('\n');
-    } catch (error) {
-      if (error instanceof IncompleteReadError) return null;
-      if (error instanceof LimitOverrunError) throw new HttpError(431, 'request header line too long');
-      throw error;
-    }
-    total += line.length;
-    if (total > maxBytes) throw new HttpError(431, `request head over ${maxBytes} bytes`);
-    let end = line.length - 1;
-    if (end > 0 && line[end - 1] === 13) end--;
-    if (end === 0) {
-      if (lines.length === 0) continue; // tolerate stray CRLF before a request (RFC 9112 §2.2)
-      return lines;
-    }
-    lines.push(line.toString('latin1', 0, end));
+  let raw: Buffer;
+  try {
+    raw = yield* reader.readUntil(HEAD_ENDS);
+  } catch (error) {
+    if (error instanceof IncompleteReadError) return null;
+    if (error instanceof LimitOverrunError) throw new HttpError(431, `request head over ${reader.limit} bytes`);
+    throw error;
   }
+  if (raw.length > maxBytes) throw new HttpError(431, `request head over ${maxBytes} bytes`);
+  const lines = raw.toString('latin1').split('\n');
+  const out: string[] = [];
+  for (let line of lines) {
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.length === 0) {
+      if (out.length === 0) continue; // stray blank lines before a request (RFC 9112 §2.2)
+      return out;
+    }
+    out.push(line);
+  }
+  // Only blank lines so far (a client that sent CRLFs first): read the real head.
+  return yield* readHead(reader, maxBytes);
 }
+
+/** The end of a head: a blank line, with CRLF or bare-LF endings (or a mix). */
+const HEAD_ENDS = ['\r\n\r\n', '\n\n', '\n\r\n'];
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 

@@ -18,7 +18,12 @@ import type { Greenlet } from './greenlet.js';
 /** gevent: `GreenletExit`. Raised inside a greenlet by `kill()`; a greenlet that ends with it
  *  counts as successful, with the GreenletExit as its value. */
 export class GreenletExit extends Error {
-  constructor(message = 'GreenletExit') { super(message); }
+  constructor(message = 'GreenletExit') {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0; // control flow, raised at the greenlet's wait: no trace needed
+    super(message);
+    Error.stackTraceLimit = limit;
+  }
 }
 GreenletExit.prototype.name = 'GreenletExit';
 

@@ -23,7 +23,10 @@ export class Timeout extends Error {
   #target: Task<unknown> | null = null;
 
   constructor(seconds: number | null = null, exception?: unknown) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0; // raised at the wait it interrupts, not where it was made
     super(seconds === null ? 'timeout' : `${seconds} second${seconds === 1 ? '' : 's'}`);
+    Error.stackTraceLimit = limit;
     this.seconds = seconds;
     this.#exception = exception;
   }

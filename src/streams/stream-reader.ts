@@ -6,6 +6,10 @@
 // took is given back to the front of the buffer if the reading generator task is cancelled
 // before it resumes (Future._onAbandon): a cancelled read never loses bytes.
 //
+// The buffer is a list of the chunks as they arrived: read(n) hands over a whole chunk without
+// copying when it fits (the common case for a relay or an echo), and only readUntil/readLine
+// flatten the chunks into one, when a search must span them.
+//
 // Bounded memory: when more than 2 × limit bytes are buffered and no read is waiting, the
 // transport is paused (the socket stops reading); a waiting read, or the buffer falling to the
 // limit, resumes it (asyncio's streams.py: _maybe_resume_transport / _wait_for_data).
@@ -27,7 +31,9 @@ const NOT_YET = Symbol('not yet');
 /** asyncio: `StreamReader`. */
 export class StreamReader {
   readonly #limit: number;
-  #buf: Buffer = EMPTY;
+  /** Buffered data, oldest first; #size is their total length. */
+  #chunks: Buffer[] = [];
+  #size = 0;
   #eof = false;
   #error: unknown = null;
   #transport: Pick<Transport, 'pauseReading' | 'resumeReading'> | null = null;
@@ -68,9 +74,10 @@ export class StreamReader {
     if (this.#eof) throw new RuntimeError('feedData after feedEof');
     if (data.length === 0) return;
     const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
     if (this.#op !== null) this.#retry();
-    if (this.#op === null && this.#transport !== null && !this.#paused && this.#buf.length > 2 * this.#limit) {
+    if (this.#op === null && this.#transport !== null && !this.#paused && this.#size > 2 * this.#limit) {
       this.#paused = true;
       this.#transport.pauseReading();
     }
@@ -84,12 +91,12 @@ export class StreamReader {
 
   /** asyncio: `StreamReader.at_eof`. True once EOF was fed and the buffer is empty. */
   atEof(): boolean {
-    return this.#eof && this.#buf.length === 0;
+    return this.#eof && this.#size === 0;
   }
 
   /** Bytes buffered. Project only (tests check the bound). */
   get buffered(): number {
-    return this.#buf.length;
+    return this.#size;
   }
 
   /** asyncio: `StreamReader.read`. Up to `n` bytes (n < 0: until EOF); empty at EOF. */
@@ -98,9 +105,11 @@ export class StreamReader {
     if (n < 0) {
       this.#all = [];
       return this.#start(() => {
-        if (this.#buf.length > 0) {
-          this.#all!.push(this.#buf);
-          this.#buf = EMPTY;
+        if (this.#size > 0) {
+          this.#all!.push(...this.#chunks);
+          this.#chunks = [];
+          this.#size = 0;
+          this.#maybeResume();
         }
         if (!this.#eof) return NOT_YET;
         const all = Buffer.concat(this.#all!);
@@ -109,7 +118,7 @@ export class StreamReader {
       });
     }
     return this.#start(() => {
-      if (this.#buf.length > 0) return this.#take(Math.min(n, this.#buf.length));
+      if (this.#size > 0) return this.#take(Math.min(n, this.#size));
       return this.#eof ? EMPTY : NOT_YET;
     });
   }
@@ -118,8 +127,8 @@ export class StreamReader {
   readExactly(n: number): Future<Buffer> {
     if (!(n >= 0)) throw new RangeError(`readExactly size must be >= 0, got ${n}`);
     return this.#start(() => {
-      if (this.#buf.length >= n) return this.#take(n);
-      if (this.#eof) throw new IncompleteReadError(this.#take(this.#buf.length), n);
+      if (this.#size >= n) return this.#take(n);
+      if (this.#eof) throw new IncompleteReadError(this.#take(this.#size), n);
       return NOT_YET;
     });
   }
@@ -132,7 +141,7 @@ export class StreamReader {
     if (seps.length === 0 || seps.some((s) => s.length === 0)) throw new RangeError('separator must contain at least one byte');
     const maxSep = Math.max(...seps.map((s) => s.length));
     return this.#start(() => {
-      const buf = this.#buf;
+      const buf = this.#flat();
       let end = -1;
       for (const sep of seps) {
         const i = buf.indexOf(sep);
@@ -154,7 +163,8 @@ export class StreamReader {
    *  LimitOverrunError (the over-long line is dropped) past the limit. */
   readLine(): Future<Buffer> {
     return this.#start(() => {
-      const i = this.#buf.indexOf(10);
+      const buf = this.#flat();
+      const i = buf.indexOf(10);
       if (i >= 0) {
         if (i + 1 > this.#limit) {
           this.#take(i + 1);
@@ -162,12 +172,12 @@ export class StreamReader {
         }
         return this.#take(i + 1);
       }
-      if (this.#buf.length > this.#limit) {
-        const consumed = this.#buf.length;
+      if (buf.length > this.#limit) {
+        const consumed = buf.length;
         this.#take(consumed);
         throw new LimitOverrunError('Separator is not found, and chunk exceed the limit', consumed);
       }
-      if (this.#eof) return this.#take(this.#buf.length);
+      if (this.#eof) return this.#take(buf.length);
       return NOT_YET;
     });
   }
@@ -181,25 +191,51 @@ export class StreamReader {
     }
   }
 
+  /** The buffered data as one Buffer (joins the chunks once, when a search needs it). */
+  #flat(): Buffer {
+    const chunks = this.#chunks;
+    if (chunks.length === 0) return EMPTY;
+    if (chunks.length > 1) this.#chunks = [Buffer.concat(chunks, this.#size)];
+    return this.#chunks[0]!;
+  }
+
+  /** Removes and returns the first n bytes (n <= #size); no copy when they are one chunk. */
   #take(n: number): Buffer {
-    const buf = this.#buf;
-    if (n >= buf.length) {
-      this.#buf = EMPTY;
-      this.#maybeResume();
-      return buf;
+    if (n === 0) return EMPTY;
+    const chunks = this.#chunks;
+    let out: Buffer;
+    const first = chunks[0]!;
+    if (first.length === n) {
+      chunks.shift();
+      out = first;
+    } else if (first.length > n) {
+      chunks[0] = first.subarray(n);
+      out = first.subarray(0, n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let off = 0;
+      while (off < n) {
+        const c = chunks[0]!;
+        const k = Math.min(c.length, n - off);
+        c.copy(out, off, 0, k);
+        off += k;
+        if (k === c.length) chunks.shift();
+        else chunks[0] = c.subarray(k);
+      }
     }
-    this.#buf = buf.subarray(n);
+    this.#size -= n;
     this.#maybeResume();
-    return buf.subarray(0, n);
+    return out;
   }
 
   #unread(data: Buffer): void {
     if (data.length === 0) return;
-    this.#buf = this.#buf.length === 0 ? data : Buffer.concat([data, this.#buf]);
+    this.#chunks.unshift(data);
+    this.#size += data.length;
   }
 
   #maybeResume(): void {
-    if (this.#paused && this.#buf.length <= this.#limit) {
+    if (this.#paused && this.#size <= this.#limit) {
       this.#paused = false;
       this.#transport?.resumeReading();
     }
@@ -253,6 +289,6 @@ export class StreamReader {
   }
 
   toString(): string {
-    return `<StreamReader ${this.#buf.length} bytes${this.#eof ? ' eof' : ''}${this.#paused ? ' paused' : ''}${this.#error !== null ? ' exception' : ''}>`;
+    return `<StreamReader ${this.#size} bytes${this.#eof ? ' eof' : ''}${this.#paused ? ' paused' : ''}${this.#error !== null ? ' exception' : ''}>`;
   }
 }
