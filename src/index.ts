@@ -9,6 +9,8 @@ export { VirtualClock, realClock } from './loop/clock.js';
 export type { Clock } from './loop/clock.js';
 export { run, getRunningLoop, getEventLoop, setEventLoop, newEventLoop } from './loop/policy.js';
 export type { RunOptions } from './loop/policy.js';
+export { DeadlockError, formatTasks } from './loop/diagnostics.js';
+export type { TaskInfo } from './loop/diagnostics.js';
 
 // tasks
 export type { Coroutine, Yieldable, Awaitable, CoroutineFunction } from './tasks/coroutine.js';

@@ -33,6 +33,7 @@ import { RuntimeError } from '../tasks/errors.js';
 import { isGenerator, isThenable, type Awaitable } from '../tasks/coroutine.js';
 import { createConnection, createServer, type ConnectOptions, type ServeOptions, type Server } from './server.js';
 import type { Protocol, Transport } from './transport.js';
+import { DeadlockError, dumpTasks, findCycle, formatTasks, nodeIsIdle, type TaskInfo } from './diagnostics.js';
 
 /** Return to Node's I/O at least this often while callbacks keep coming. */
 const BUDGET_MS = 4;
@@ -78,6 +79,8 @@ export class EventLoop {
   _resumeSlot = false;
   /** @internal a done Future of `true`, shared by the fast paths of acquire() and friends. */
   _doneTrue: Future<true> | null = null;
+  /** @internal Tulip transports, servers and subprocesses open (they can wake the loop). */
+  _ioOpen = 0;
 
   readonly #clock: Clock;
   /** The ready queue: a ring buffer (power-of-two capacity) read at #head, written at #tail.
@@ -107,6 +110,10 @@ export class EventLoop {
   readonly #tasks = new Set<Task<unknown>>();
   readonly #signalListeners = new Map<string, () => void>();
   #detachClock: (() => void) | null = null;
+  /** The future runUntilComplete waits for (deadlock detection applies while it is pending). */
+  #main: Future<unknown> | null = null;
+  #deadlock: DeadlockError | null = null;
+  #deadlockCheck: NodeJS.Immediate | null = null;
 
   constructor(options: EventLoopOptions = {}) {
     this.#clock = options.clock ?? realClock;
@@ -236,11 +243,16 @@ export class EventLoop {
     const fut = ensureFutureOn(x, this);
     const stop = (): void => this.stop();
     fut.addDoneCallback(stop);
+    this.#main = fut as Future<unknown>;
     try {
       await this.runForever();
     } finally {
       fut.removeDoneCallback(stop);
+      this.#main = null;
     }
+    const deadlock = this.#deadlock;
+    this.#deadlock = null;
+    if (deadlock !== null && !fut.done()) throw deadlock;
     if (!fut.done()) throw new RuntimeError('Event loop stopped before Future completed.');
     return fut.result();
   }
@@ -398,6 +410,10 @@ export class EventLoop {
     const next = this.#timers.peek();
     if (next === undefined) {
       this.#disarmNodeTimer();
+      if (this.#main !== null && this.#deadlockCheck === null && this._ioOpen === 0 && this.#signalListeners.size === 0) {
+        // Let pending I/O callbacks and promise jobs run first; then see whether anything can wake us.
+        this.#deadlockCheck = setImmediate(this.#checkDeadlock);
+      }
       return;
     }
     const clock = this.#clock;
@@ -407,6 +423,26 @@ export class EventLoop {
       // Let pending I/O callbacks and promise jobs run first: only then is the loop truly idle.
       this.#jumpPending = setImmediate(this.#autoJump);
     }
+  }
+
+  readonly #checkDeadlock = (): void => {
+    this.#deadlockCheck = null;
+    const main = this.#main;
+    if (main === null || main.done() || !this.#running || this.#state !== IDLE) return;
+    if (this.#tail !== this.#head || this.#timers.peek() !== undefined) return;
+    if (this._ioOpen > 0 || this.#signalListeners.size > 0 || !nodeIsIdle()) return;
+    this.#deadlock = new DeadlockError(dumpTasks(this), findCycle(this));
+    this.stop();
+  };
+
+  /** Project only. Every live task (and greenlet) as a tree by creator, with what it waits on. */
+  dumpTasks(): TaskInfo[] {
+    return dumpTasks(this);
+  }
+
+  /** Project only. dumpTasks() as text. */
+  formatTasks(): string {
+    return formatTasks(dumpTasks(this));
   }
 
   readonly #autoJump = (): void => {
@@ -453,6 +489,8 @@ export class EventLoop {
     this.#disarmNodeTimer();
     if (this.#jumpPending !== null) clearImmediate(this.#jumpPending);
     this.#jumpPending = null;
+    if (this.#deadlockCheck !== null) clearImmediate(this.#deadlockCheck);
+    this.#deadlockCheck = null;
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
     this.#keepAlive = null;
     const resolve = this.#stopResolve;

@@ -60,6 +60,7 @@ export class Server {
 
   /** @internal */
   _markServing(): void {
+    if (!this.#serving && !this.#closed) this.#loop._ioOpen++;
     this.#serving = true;
   }
 
@@ -86,7 +87,7 @@ export class Server {
       fut._finish(undefined);
       return fut;
     }
-    this.#net.once('listening', () => { this.#serving = true; if (!fut.done()) fut._finish(undefined); });
+    this.#net.once('listening', () => { this._markServing(); if (!fut.done()) fut._finish(undefined); });
     this.#net.once('error', (e) => { if (!fut.done()) fut._fail(e); });
     this.#listen();
     return fut;
@@ -113,6 +114,7 @@ export class Server {
   /** asyncio: `Server.close`. Stops listening; open connections stay until they end. */
   close(): void {
     if (this.#closed) return;
+    if (this.#serving) this.#loop._ioOpen--;
     this.#closed = true;
     this.#serving = false;
     this.#net.close(() => this.#maybeWake());

@@ -68,6 +68,7 @@ export class Transport {
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
+    loop._ioOpen++;
     loop.callSoon(this.#made);
   }
 
@@ -111,6 +112,7 @@ export class Transport {
     if (this.#lost) return;
     this.#lost = true;
     this.#closing = true;
+    this.#loop._ioOpen--;
     this._onLost?.(this);
     if (this.#loop.isClosed()) return;
     this.#loop.callSoon(this.#lose);

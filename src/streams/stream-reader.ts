@@ -24,6 +24,13 @@ const DEFAULT_LIMIT = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 const LF = Buffer.from('\n');
 
+/** A pending read, described as such in the task tree. */
+class ReadFuture extends Future<Buffer> {
+  override _describeWait(): string {
+    return 'stream read';
+  }
+}
+
 /** Returns the value when the operation can finish, NOT_YET to wait for more data. */
 type ReadOp = () => Buffer | typeof NOT_YET;
 const NOT_YET = Symbol('not yet');
@@ -245,7 +252,7 @@ export class StreamReader {
     if (this.#opFuture !== null && !this.#opFuture.done()) {
       throw new RuntimeError('another read is already waiting for incoming data on this StreamReader');
     }
-    const fut = new Future<Buffer>(getEventLoop());
+    const fut = new ReadFuture(getEventLoop());
     this.#op = op;
     this.#opFuture = fut;
     this.#retry();

@@ -106,7 +106,9 @@ export class Process {
     this.stdin = stdin;
     this.stdout = stdout;
     this.stderr = stderr;
+    loop._ioOpen++;
     child.on('exit', (code, signal) => {
+      loop._ioOpen--;
       this.#returncode = code ?? -(signal !== null ? (constants.signals[signal] ?? 1) : 1);
       if (!this.#exited.done()) this.#exited._finish(this.#returncode);
     });

@@ -16,7 +16,7 @@ import { enqueue, WaiterQueue, type Held, type WaiterFuture } from './waiters.js
 /** asyncio: `Condition`. */
 export class Condition {
   readonly #lock: Lock;
-  readonly #waiters = new WaiterQueue<true>();
+  readonly #waiters = new WaiterQueue<true>(this);
 
   constructor(lock?: Lock) {
     this.#lock = lock ?? new Lock();

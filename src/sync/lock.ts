@@ -7,12 +7,16 @@
 
 import type { Future } from '../tasks/future.js';
 import { RuntimeError } from '../tasks/errors.js';
+import type { Task } from '../tasks/task.js';
+import { currentTask } from '../tasks/create-task.js';
 import { doneFuture, doneTrue, enqueue, grantFirst, held, type Held, WaiterQueue } from './waiters.js';
 
 /** asyncio: `Lock`. */
 export class Lock {
   #locked = false;
-  readonly #waiters = new WaiterQueue<any>();
+  readonly #waiters = new WaiterQueue<any>(this);
+  /** @internal the task holding it, when known (diagnostics: wait-for cycles). */
+  _holder: Task<unknown> | null = null;
   /** Per-waiter value: true for acquire(), a Held for hold(). */
   readonly #wantsHeld = new WeakSet<Future<unknown>>();
 
@@ -20,6 +24,7 @@ export class Lock {
   acquire(): Future<true> {
     if (!this.#locked) {
       this.#locked = true;
+      this._holder = currentTask();
       return doneTrue();
     }
     return enqueue<true>(this.#waiters);
@@ -31,8 +36,10 @@ export class Lock {
     const next = this.#waiters.peek();
     if (next === undefined) {
       this.#locked = false;
+      this._holder = null;
       return;
     }
+    this._holder = next._by;
     grantFirst(this.#waiters, this.#wantsHeld.has(next) ? held(this.#release) : true, this.#release);
   }
 
@@ -48,6 +55,7 @@ export class Lock {
   hold(): Future<Held> {
     if (!this.#locked) {
       this.#locked = true;
+      this._holder = currentTask();
       return doneFuture(held(this.#release));
     }
     const w = enqueue<Held>(this.#waiters);
@@ -61,6 +69,7 @@ export class Lock {
   }
 
   toString(): string {
-    return `<Lock [${this.#locked ? 'locked' : 'unlocked'}] waiters=${this.#waiters.length}>`;
+    const by = this._holder === null ? '' : ` by ${this._holder.getName()}`;
+    return `<Lock [${this.#locked ? `locked${by}` : 'unlocked'}] waiters=${this.#waiters.length}>`;
   }
 }

@@ -17,8 +17,8 @@ import { Event } from './event.js';
 /** asyncio: `Queue`. `maxsize <= 0` means unbounded. */
 export class Queue<T> {
   readonly maxsize: number;
-  readonly #getters = new WaiterQueue<T>();
-  readonly #putters = new WaiterQueue<true>();
+  readonly #getters = new WaiterQueue<T>(this);
+  readonly #putters = new WaiterQueue<true>(this);
   #unfinished = 0;
   readonly #finished = new Event();
   #shutdown = false;

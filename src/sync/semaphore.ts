@@ -9,7 +9,7 @@ import { doneFuture, doneTrue, enqueue, grantFirst, held, type Held, WaiterQueue
 /** asyncio: `Semaphore`. */
 export class Semaphore {
   protected _value: number;
-  readonly #waiters = new WaiterQueue<any>();
+  readonly #waiters = new WaiterQueue<any>(this);
   readonly #wantsHeld = new WeakSet<Future<unknown>>();
 
   constructor(value = 1) {

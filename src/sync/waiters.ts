@@ -13,6 +13,8 @@
 import type { EventLoop } from '../loop/event-loop.js';
 import { getEventLoop } from '../loop/running.js';
 import { Future } from '../tasks/future.js';
+import type { Task } from '../tasks/task.js';
+import { currentTask } from '../tasks/create-task.js';
 import type { CancelReason } from '../tasks/errors.js';
 
 // Node 20 before 20.4 has no Symbol.dispose; TypeScript's `using` helper looks it up at run time.
@@ -23,6 +25,12 @@ import type { CancelReason } from '../tasks/errors.js';
  *  per grant). A cancelled waiter is dropped lazily (shift and peek skip it), and the ring is
  *  rebuilt once dead entries outnumber live ones, so cancelled waiters are not retained. */
 export class WaiterQueue<T = unknown> {
+  /** What waiters wait on, for the task tree. */
+  readonly owner: object | null;
+  constructor(owner: object | null = null) {
+    this.owner = owner;
+  }
+
   #ring: Array<WaiterFuture<T> | undefined> = new Array(4).fill(undefined);
   #mask = 3;
   #head = 0;
@@ -98,6 +106,13 @@ type WaiterList = WaiterQueue<any> | WaiterFuture<any>[];
 export class WaiterFuture<T> extends Future<T> {
   /** @internal the list this waiter sits in while pending */ _list: WaiterList | null = null;
   /** @internal what a putter carries */ _item: unknown = undefined;
+  /** @internal the task that asked (a lock's next holder; diagnostics) */ _by: Task<unknown> | null = null;
+
+  override _describeWait(): string {
+    const list = this._list;
+    const owner = list instanceof WaiterQueue ? list.owner : null;
+    return owner === null ? 'a waiter list' : String(owner);
+  }
 
   override cancel(msg?: string, reason?: CancelReason): boolean {
     if (!super.cancel(msg, reason)) return false;
@@ -118,6 +133,7 @@ export class WaiterFuture<T> extends Future<T> {
 export function enqueue<T>(list: WaiterList, loop: EventLoop = getEventLoop()): WaiterFuture<T> {
   const w = new WaiterFuture<T>(loop);
   w._list = list;
+  w._by = currentTask();
   list.push(w);
   return w;
 }

@@ -364,6 +364,11 @@ export class Future<T> implements PromiseLike<T> {
     }
   }
 
+  /** @internal What a task parked here waits for, for the task tree (subclasses say more). */
+  _describeWait(): string {
+    return this.toString();
+  }
+
   /** @internal for diagnostics: what it holds, without marking it retrieved. */
   _peekState(): { state: string; value: unknown; error: unknown } {
     return { state: STATE_NAMES[this.#state], value: this.#value, error: this.#error };

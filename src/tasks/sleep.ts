@@ -11,6 +11,10 @@ import type { CancelReason } from './errors.js';
 class SleepFuture<T> extends Future<T> {
   /** @internal */ _timer: TimerHandle | null = null;
 
+  override _describeWait(): string {
+    return this._timer === null ? 'sleep(0)' : `sleep until t=${this._timer.when().toFixed(3)}`;
+  }
+
   override cancel(msg?: string, reason?: CancelReason): boolean {
     if (!super.cancel(msg, reason)) return false;
     this._timer?.cancel();

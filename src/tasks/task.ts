@@ -372,6 +372,17 @@ export class Task<T> extends Future<T> implements Waiter {
     );
   }
 
+  /** @internal The future this task is parked on (diagnostics). */
+  get _waitingOn(): Future<unknown> | null {
+    const w = this.#waitingOn;
+    return w !== null && !w.done() ? w : null;
+  }
+
+  /** @internal */
+  override _describeWait(): string {
+    return `task ${this.getName()}`;
+  }
+
   /** @internal True once the task has taken its first step. */
   get _started(): boolean {
     return this.#started;

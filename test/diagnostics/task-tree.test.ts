@@ -1,0 +1,79 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { createTask, sleep, Lock, Queue, EventLoop, formatTasks, type Coroutine } from '../../src/index.js';
+import { spawn as gspawn } from '../../src/greenlet/index.js';
+import { makeLoop } from '../helpers/run-virtual.js';
+
+test('dumpTasks: a tree by creator, with what each task waits on (sleep, lock holder, queue, task, greenlet)', async (t) => {
+  const fx = makeLoop({ debug: true });
+  let text = '';
+  await fx.loop.runUntilComplete(loopMain());
+  function* loopMain(): Coroutine<void> {
+    const lock = new Lock();
+    const q = new Queue<number>();
+    const holder = createTask(function* () { yield* lock.acquire(); yield* sleep(100); }(), { name: 'holder' });
+    const worker = createTask(function* () {
+      createTask(function* () { yield* q.get(); }(), { name: 'consumer' });
+      yield* lock.acquire();
+    }(), { name: 'worker' });
+    const g = gspawn(function* () { yield* sleep(50); });
+    g.name = 'green';
+    const joiner = createTask(function* () { yield* holder; }(), { name: 'joiner' });
+    yield* sleep(1);
+    const tree = fx.loop.dumpTasks();
+    text = fx.loop.formatTasks();
+    const main = tree.find((n) => n.children.length > 0)!;
+    const byName = new Map(main.children.map((c) => [c.name, c]));
+    t.regex(byName.get('holder')!.waitingOn!, /sleep until t=100\.000/);
+    t.regex(byName.get('worker')!.waitingOn!, /Lock \[locked by holder\] waiters=1/);
+    t.is(byName.get('worker')!.children[0]!.name, 'consumer');
+    t.regex(byName.get('worker')!.children[0]!.waitingOn!, /Queue maxsize=0/);
+    t.is(byName.get('joiner')!.waitingOn, 'task holder');
+    t.true(main.children.some((c) => c.greenlet === 'green' && c.state === 'waiting'));
+    t.truthy(byName.get('holder')!.createdAt, 'debug mode records where a task was created');
+    for (const x of [holder, worker, joiner]) x.cancel();
+    yield* g.kill();
+    yield* sleep(0);
+  }
+  fx.loop.close();
+  t.regex(text, /├─ holder \[waiting\] waits on sleep until t=100\.000/);
+  t.regex(text, /consumer \[waiting\] waits on <Queue/);
+  t.is(formatTasks([]), '');
+});
+
+const child = (code: string) => spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20000 });
+
+test('a main task waiting on a future nothing can complete raises DeadlockError (child process)', (t) => {
+  const r = child(`
+    import { run, Future, DeadlockError } from './src/index.ts';
+    try {
+      await run(function* () { yield* new Future(); });
+    } catch (e) { console.log(e instanceof DeadlockError ? 'DeadlockError' : String(e)); console.log(e.message.split('\\n').slice(0, 2).join(' | ')); }`);
+  t.is(r.status, 0, r.stderr);
+  const [kind, msg] = r.stdout.trim().split('\n');
+  t.is(kind, 'DeadlockError');
+  t.regex(msg!, /nothing can wake it.* \| main \[waiting\] waits on <Future pending>/);
+});
+
+test('a lock cycle is reported as a wait-for cycle (child process)', (t) => {
+  const r = child(`
+    import { run, createTask, gather, sleep, Lock, DeadlockError } from './src/index.ts';
+    const a = new Lock(), b = new Lock();
+    try {
+      await run(function* () {
+        const x = createTask(function* () { yield* a.acquire(); yield* sleep(0.01); yield* b.acquire(); }(), { name: 'A' });
+        const y = createTask(function* () { yield* b.acquire(); yield* sleep(0.01); yield* a.acquire(); }(), { name: 'B' });
+        yield* gather(x, y);
+      });
+    } catch (e) { console.log(e instanceof DeadlockError ? e.cycle.join(' -> ') : String(e)); }`);
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout.trim(), /^(A -> B -> A|B -> A -> B)$/);
+});
+
+test('no deadlock is declared while a timer, a socket or a foreign timer can still wake the loop', async (t) => {
+  const loop = new EventLoop();
+  const f = loop.createFuture<string>();
+  setTimeout(() => f.setResult('woken by a foreign timer'), 30);
+  t.is(await loop.runUntilComplete(f), 'woken by a foreign timer');
+  loop.close();
+});
