@@ -2,7 +2,7 @@
 // public name is a visible diff line (test/exports.test.ts pins the list).
 
 // loop
-export { EventLoop } from './loop/event-loop.js';
+export { EventLoop, LeakError } from './loop/event-loop.js';
 export type { ExceptionContext, ExceptionHandler, LoopEvents, EventLoopOptions } from './loop/event-loop.js';
 export { Handle, TimerHandle } from './loop/handle.js';
 export { VirtualClock, realClock } from './loop/clock.js';
@@ -33,6 +33,7 @@ export { shield } from './tasks/shield.js';
 export { asCompleted, AsCompleted } from './tasks/as-completed.js';
 export { taskGroup, TaskGroup } from './tasks/task-group.js';
 export { toThread } from './tasks/to-thread.js';
+export { signalFor, cancelOn } from './tasks/abort.js';
 
 // sync
 export { Lock } from './sync/lock.js';
@@ -55,3 +56,5 @@ export type { OpenOptions, StartOptions } from './streams/open-connection.js';
 export { IncompleteReadError, LimitOverrunError } from './streams/errors.js';
 export { createSubprocessExec, createSubprocessShell, Process, PIPE, DEVNULL, STDOUT } from './streams/subprocess.js';
 export type { SubprocessOptions } from './streams/subprocess.js';
+export { watchPath, PathWatcher } from './streams/watch-path.js';
+export type { WatchEvent } from './streams/watch-path.js';

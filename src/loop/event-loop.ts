@@ -81,6 +81,8 @@ export class EventLoop {
   _doneTrue: Future<true> | null = null;
   /** @internal Tulip transports, servers and subprocesses open (they can wake the loop). */
   _ioOpen = 0;
+  /** @internal Of those, transports already closing (not leaks: they are on their way out). */
+  _ioClosing = 0;
 
   readonly #clock: Clock;
   /** The ready queue: a ring buffer (power-of-two capacity) read at #head, written at #tail.
@@ -263,10 +265,14 @@ export class EventLoop {
     if (this.#running && this.#state === IDLE) this.#wakeUp();
   }
 
-  /** asyncio: `loop.close`. Drops pending callbacks and timers; the loop cannot run again. */
-  close(): void {
+  /** asyncio: `loop.close`. Drops pending callbacks and timers; the loop cannot run again.
+   *  Anything left behind — pending tasks, armed timers, open transports/servers/subprocesses —
+   *  is reported: with `strict`, as a LeakError thrown after closing; otherwise as one report
+   *  to the exception handler (project only; asyncio says nothing). */
+  close(options: { strict?: boolean } = {}): void {
     if (this.#running) throw new RuntimeError('Cannot close a running event loop');
     if (this.#closed) return;
+    const leaks = this.#leaks();
     this.#closed = true;
     this.#ring = [undefined];
     this.#mask = 0;
@@ -277,6 +283,23 @@ export class EventLoop {
     for (const sig of [...this.#signalListeners.keys()]) this.removeSignalHandler(sig);
     this.#detachClock?.();
     this.#detachClock = null;
+    if (leaks.length === 0) return;
+    const error = new LeakError(leaks);
+    if (options.strict) throw error;
+    this.callExceptionHandler({ message: error.message, exception: error });
+  }
+
+  #leaks(): string[] {
+    const leaks: string[] = [];
+    for (const t of this.#tasks) {
+      const w = t._waitingOn;
+      leaks.push(`task ${t.getName()} still pending${w === null ? '' : `, waiting on ${w._describeWait()}`}${t._createdAt ? `, created ${t._createdAt.trim().split('\n')[0]!.trim()}` : ''}`);
+    }
+    const timers = this.#timers.live;
+    if (timers > 0) leaks.push(`${timers} timer${timers === 1 ? '' : 's'} still armed`);
+    const open = this._ioOpen - this._ioClosing;
+    if (open > 0) leaks.push(`${open} transport${open === 1 ? '' : 's'}, server${open === 1 ? '' : 's'} or subprocess${open === 1 ? '' : 'es'} still open`);
+    return leaks;
   }
 
   // --- the drive -------------------------------------------------------------------------
@@ -609,6 +632,14 @@ export class EventLoop {
 }
 
 function noop(): void {}
+
+/** Project only. What loop.close({ strict: true }) found left behind, one line each in `leaks`. */
+export class LeakError extends Error {
+  constructor(readonly leaks: string[]) {
+    super(`the loop was closed with ${leaks.length} thing${leaks.length === 1 ? '' : 's'} left behind:\n  ${leaks.join('\n  ')}`);
+  }
+}
+LeakError.prototype.name = 'LeakError';
 
 function asyncUsed(): boolean {
   return asyncEverUsed.value;

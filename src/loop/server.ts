@@ -121,6 +121,19 @@ export class Server {
     if (this.#forever !== null && !this.#forever.done()) this.#forever._finish(undefined);
   }
 
+  /** Project only: graceful two-phase shutdown. Stops accepting, lets connections finish for
+   *  `grace` seconds, then aborts the rest; resolves once all are gone. */
+  stop(options: { grace?: number } = {}): Future<void> {
+    const grace = options.grace ?? 0;
+    this.close();
+    const done = this.waitClosed();
+    if (this.#transports.size > 0) {
+      const timer = this.#loop.callLater(grace, () => this.abortClients());
+      done.addDoneCallback(() => timer.cancel());
+    }
+    return done;
+  }
+
   /** asyncio: `Server.close_clients` (3.13). */
   closeClients(): void {
     for (const t of this.#transports) t.close();

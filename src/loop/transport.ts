@@ -55,6 +55,8 @@ export class Transport {
   #high = DEFAULT_HIGH;
   #low = DEFAULT_HIGH / 4;
   #error: Error | null = null;
+  /** Counted in loop._ioClosing (close or abort was asked, the socket is not gone yet). */
+  #countedClosing = false;
   /** @internal called once the connection is lost (servers track their transports) */
   _onLost: ((t: Transport) => void) | null = null;
 
@@ -113,6 +115,7 @@ export class Transport {
     this.#lost = true;
     this.#closing = true;
     this.#loop._ioOpen--;
+    if (this.#countedClosing) this.#loop._ioClosing--;
     this._onLost?.(this);
     if (this.#loop.isClosed()) return;
     this.#loop.callSoon(this.#lose);
@@ -166,6 +169,7 @@ export class Transport {
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
+    this.#markClosing();
     const socket = this.#socket;
     if (socket.writableLength === 0 || socket.writableEnded) socket.destroySoon();
     else socket.end(() => socket.destroy());
@@ -175,7 +179,14 @@ export class Transport {
   /** asyncio: `Transport.abort`. Closes at once, dropping buffered data. */
   abort(): void {
     this.#closing = true;
+    this.#markClosing();
     this.#socket.destroy();
+  }
+
+  #markClosing(): void {
+    if (this.#countedClosing || this.#lost) return;
+    this.#countedClosing = true;
+    this.#loop._ioClosing++;
   }
 
   /** asyncio: `Transport.is_closing`. */

@@ -28,6 +28,9 @@ export class StreamReaderProtocol extends Protocol {
   #closed: Future<void> | null = null;
   #task: Task<unknown> | null = null;
 
+  /** @internal Read-only pipes (a subprocess's stdout) close at EOF instead of half-closing. */
+  _closeOnEof = false;
+
   constructor(loop: EventLoop, reader: StreamReader, clientConnected: ClientConnected | null = null) {
     super();
     this._loop = loop;
@@ -81,7 +84,7 @@ export class StreamReaderProtocol extends Protocol {
 
   override eofReceived(): boolean {
     this.#reader.feedEof();
-    return true; // keep the write side open: the coroutine decides when to close
+    return !this._closeOnEof; // sockets: keep the write side open, the coroutine decides
   }
 
   override connectionLost(error: Error | null): void {

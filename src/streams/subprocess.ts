@@ -58,7 +58,7 @@ class MergeProtocol extends Protocol {
   }
   override eofReceived(): boolean {
     if (--this.#open === 0) this.#reader.feedEof();
-    return true;
+    return false; // a read-only pipe: close it
   }
 }
 
@@ -95,12 +95,14 @@ export class Process {
         new Transport(loop, child.stderr as unknown as net.Socket, merge);
       } else {
         const proto = new StreamReaderProtocol(loop, stdout);
+        proto._closeOnEof = true;
         proto.connectionMade(new Transport(loop, child.stdout as unknown as net.Socket, proto));
       }
     }
     if (child.stderr !== null && options.stderr !== STDOUT) {
       stderr = new StreamReader(limit);
       const proto = new StreamReaderProtocol(loop, stderr);
+      proto._closeOnEof = true;
       proto.connectionMade(new Transport(loop, child.stderr as unknown as net.Socket, proto));
     }
     this.stdin = stdin;

@@ -49,6 +49,8 @@ export class Task<T> extends Future<T> implements Waiter {
   #started = false;
   /** @internal set by the greenlet bridge: this task's awaits can be interrupted. */
   _interruptible = false;
+  /** @internal called on each cancel() request (AbortSignal interop); made on demand. */
+  _onCancel: Array<(reason: CancelReason) => void> | null = null;
   /** @internal the greenlet this task runs, if any (tasks layer only stores it). */
   _greenlet: object | null = null;
   /** The name, made from #id on first use (most tasks are never asked). */
@@ -135,10 +137,14 @@ export class Task<T> extends Future<T> implements Waiter {
   override cancel(msg?: string, reason?: CancelReason): boolean {
     if (this.done()) return false;
     this.#numCancelsRequested++;
+    reason ??= { kind: 'user', message: msg };
+    if (this._onCancel !== null) for (const hook of this._onCancel) hook(reason);
     if (this.#kind === PROMISE && this.#start === null) {
       // Untracked promise: nothing can be delivered to it; the task ends cancelled now.
       this._cancelReason = reason;
-      return super.cancel(msg);
+      const r = super.cancel(msg);
+      this._loop._unregisterTask(this as Task<unknown>);
+      return r;
     }
     const w = this.#waitingOn;
     if (w !== null) {
@@ -190,6 +196,7 @@ export class Task<T> extends Future<T> implements Waiter {
     if (this.done()) return null;
     if (this.#mustCancel) {
       this.#mustCancel = false;
+      if (!fut._shared) fut.cancel(); // it was made for this await (a sleep, a waiter): release it
       const error = this.#makeCancelledError();
       return Promise.reject(error);
     }

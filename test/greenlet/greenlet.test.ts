@@ -181,8 +181,9 @@ test('JoinableQueue.join waits for taskDone; Channel is a rendezvous', async (t)
   await runVirtual(t, function* ({ loop }) {
     const jq = new JoinableQueue<number>();
     for (let i = 0; i < 3; i++) jq.putNowait(i);
-    spawn(function* () { for (;;) { const x = yield* jq.get(); yield* sleep(1); order.push(`done ${x}`); jq.taskDone(); } });
+    const worker = spawn(function* () { for (;;) { const x = yield* jq.get(); yield* sleep(1); order.push(`done ${x}`); jq.taskDone(); } });
     t.true(yield* jq.join());
+    yield* worker.kill();
     t.is(loop.time(), 3);
     const ch = new Channel<string>();
     t.is(ch.qsize(), 0);

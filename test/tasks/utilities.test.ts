@@ -78,7 +78,9 @@ test('waitFor returns the result in time, else cancels the inner task and raises
     yield* sleep(0);
     yield* sleep(0);
     t.is(yield* waitFor(ready, 0), 'ready');
-    t.throws(() => waitFor(sleep(1), 'x' as any), { instanceOf: TypeError });
+    const done = sleep(0);
+    yield* done;
+    t.throws(() => waitFor(done, 'x' as any), { instanceOf: TypeError });
   });
   t.deepEqual(order, ['inner unwound at 3']);
 });
@@ -194,10 +196,12 @@ test('cancelling gather cancels every child; a cancelled child fails a plain gat
     t.true(a.cancelled() && b.cancelled());
     t.false(g.cancel());
     const c = createTask(function* () { yield* sleep(5); }());
-    const g2 = gather(c, sleep(1));
+    const other = sleep(1);
+    const g2 = gather(c, other);
     yield;
     c.cancel();
     t.true((yield* settle(g2)) instanceof CancelledError);
+    yield* other; // gather does not cancel the others when one fails
   });
 });
 
@@ -224,7 +228,9 @@ test('asCompleted yields results in completion order; with timeout the rest rais
     for (const f of asCompleted([sleep(3, 'c'), sleep(1, 'a'), sleep(2, 'b')])) got.push(yield* f);
     t.deepEqual(got, ['a', 'b', 'c']);
     const late: unknown[] = [];
-    for (const f of asCompleted([sleep(1, 'x'), sleep(10, 'y')], { timeout: 2 })) late.push(yield* settle(f));
+    const slow = sleep(10, 'y');
+    for (const f of asCompleted([sleep(1, 'x'), slow], { timeout: 2 })) late.push(yield* settle(f));
+    slow.cancel(); // asCompleted leaves the inputs running after its timeout
     t.is(late[0], 'x');
     t.true(late[1] instanceof TimeoutError);
     const failing = createTask(function* () { yield; throw new Error('ac'); }());

@@ -75,6 +75,8 @@ async function withProxy<T>(t: ExecutionContext, extra: Partial<ProxyOptions>, b
       } finally {
         proxy.close();
         proxy.abortClients();
+        yield* proxy.waitClosed();
+        for (let i = 0; i < 500 && stats.active > 0; i++) yield* sleep(0.01); // client tasks unwinding
       }
     }());
   } finally {
