@@ -48,6 +48,8 @@ export type { Held } from './sync/waiters.js';
 // transports and streams
 export { Protocol, Transport } from './loop/transport.js';
 export { Server } from './loop/server.js';
+export { DatagramProtocol, DatagramTransport } from './loop/datagram.js';
+export type { DatagramOptions } from './loop/datagram.js';
 export type { ConnectOptions, ServeOptions } from './loop/server.js';
 export { StreamReader } from './streams/stream-reader.js';
 export { StreamWriter } from './streams/stream-writer.js';

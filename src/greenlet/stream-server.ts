@@ -77,6 +77,7 @@ export class StreamServer {
   readonly #listener: [string, number];
   readonly #handle: Handler;
   readonly #pool: Pool | null;
+  readonly #backlog: number;
   #server: Server | null = null;
   #starting: Future<void> | null = null;
 
@@ -84,6 +85,7 @@ export class StreamServer {
     this.#listener = listener;
     this.#handle = handle;
     this.#pool = options.spawn ?? null;
+    this.#backlog = options.backlog ?? 511; // a short accept queue drops SYNs: 1 s retransmits under load
   }
 
   /** gevent: `server.address`: the bound address once started. */
@@ -96,7 +98,7 @@ export class StreamServer {
     if (this.#starting !== null) return this.#starting;
     const out = new BridgeFuture<void>(hubLoop());
     this.#starting = out;
-    const started = startServer((reader, writer) => this.#accept(reader, writer), this.#listener[0], this.#listener[1]);
+    const started = startServer((reader, writer) => this.#accept(reader, writer), this.#listener[0], this.#listener[1], { backlog: this.#backlog });
     started.addDoneCallback(() => {
       if (started.exception() !== null) { out._fail(started.exception()); return; }
       this.#server = started.result();

@@ -33,6 +33,7 @@ import { RuntimeError } from '../tasks/errors.js';
 import { isGenerator, isThenable, type Awaitable } from '../tasks/coroutine.js';
 import { createConnection, createServer, type ConnectOptions, type ServeOptions, type Server } from './server.js';
 import type { Protocol, Transport } from './transport.js';
+import { createDatagramEndpoint, type DatagramOptions, type DatagramProtocol, type DatagramTransport } from './datagram.js';
 import { DeadlockError, dumpTasks, findCycle, formatTasks, nodeIsIdle, type TaskInfo } from './diagnostics.js';
 
 /** Return to Node's I/O at least this often while callbacks keep coming. */
@@ -614,6 +615,11 @@ export class EventLoop {
   /** asyncio: `loop.create_connection`. A Future of [transport, protocol]. */
   createConnection<P extends Protocol>(protocolFactory: () => P, host: string, port: number, options?: ConnectOptions): Future<[Transport, P]> {
     return createConnection(this, protocolFactory, { host, port }, options);
+  }
+
+  /** asyncio: `loop.create_datagram_endpoint`. A Future of [transport, protocol]. */
+  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramOptions): Future<[DatagramTransport, P]> {
+    return createDatagramEndpoint(this, protocolFactory, options);
   }
 
   /** asyncio: `loop.create_unix_connection`. */

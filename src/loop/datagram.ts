@@ -1,0 +1,125 @@
+// Datagram endpoints: asyncio's create_datagram_endpoint over node:dgram.
+//
+// DatagramProtocol gets datagramReceived(data, addr) and errorReceived(error); the transport's
+// sendto(data, addr) sends one datagram (to the connected remote when addr is omitted). Like
+// TCP transports, callbacks run with this loop as the running loop, connectionMade and
+// connectionLost go through callSoon, and an open endpoint counts as I/O that can wake the loop.
+
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import type { EventLoop } from './event-loop.js';
+import { Future } from '../tasks/future.js';
+import { inLoop } from './transport.js';
+
+/** asyncio: `DatagramProtocol`. Subclass and override what you need. */
+export class DatagramProtocol {
+  connectionMade(_transport: DatagramTransport): void {}
+  datagramReceived(_data: Buffer, _addr: AddressInfo): void {}
+  errorReceived(_error: Error): void {}
+  connectionLost(_error: Error | null): void {}
+}
+
+/** asyncio: `DatagramTransport`. */
+export class DatagramTransport {
+  readonly #loop: EventLoop;
+  readonly #socket: dgram.Socket;
+  readonly #protocol: DatagramProtocol;
+  readonly #remote: [string, number] | null;
+  #closing = false;
+
+  /** @internal */
+  constructor(loop: EventLoop, socket: dgram.Socket, protocol: DatagramProtocol, remote: [string, number] | null) {
+    this.#loop = loop;
+    this.#socket = socket;
+    this.#protocol = protocol;
+    this.#remote = remote;
+    loop._ioOpen++;
+    socket.on('message', (data, rinfo) => inLoop(loop, () => protocol.datagramReceived(data, rinfo), undefined));
+    socket.on('error', (error) => inLoop(loop, () => protocol.errorReceived(error), undefined));
+    socket.on('close', () => {
+      loop._ioOpen--;
+      if (this.#closing) loop._ioClosing--;
+      if (!loop.isClosed()) loop.callSoon(() => protocol.connectionLost(null));
+    });
+    loop.callSoon(() => protocol.connectionMade(this));
+  }
+
+  /** asyncio: `DatagramTransport.sendto(data, addr=None)`. */
+  sendto(data: Uint8Array | string, addr?: [host: string, port: number]): void {
+    if (this.#closing) return;
+    const to = addr ?? this.#remote;
+    if (to === null) throw new TypeError('sendto() needs an address on an unconnected endpoint');
+    if (addr === undefined && this.#remote !== null) this.#socket.send(data);
+    else this.#socket.send(data, to[1], to[0]);
+  }
+
+  /** asyncio: `BaseTransport.close`. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#loop._ioClosing++; // on its way out: not a leak if the loop closes first
+    this.#socket.close();
+  }
+
+  /** asyncio: `DatagramTransport.abort`. */
+  abort(): void {
+    this.close();
+  }
+
+  isClosing(): boolean {
+    return this.#closing;
+  }
+
+  /** `sockname`, `peername` (connected endpoints), `socket`. */
+  getExtraInfo(name: string, fallback: unknown = undefined): unknown {
+    try {
+      if (name === 'sockname') return this.#socket.address();
+      if (name === 'peername') return this.#remote === null ? fallback : this.#socket.remoteAddress();
+      if (name === 'socket') return this.#socket;
+    } catch {
+      return fallback;
+    }
+    return fallback;
+  }
+
+  getProtocol(): DatagramProtocol {
+    return this.#protocol;
+  }
+
+  toString(): string {
+    return `<DatagramTransport ${this.#closing ? 'closing' : 'open'} on ${this.#loop}>`;
+  }
+}
+
+export interface DatagramOptions {
+  localAddr?: [host: string, port: number];
+  remoteAddr?: [host: string, port: number];
+  /** 'udp4' (default) or 'udp6'. */
+  family?: 'udp4' | 'udp6';
+  reuseAddress?: boolean;
+}
+
+/** asyncio: `loop.create_datagram_endpoint`. A Future of [transport, protocol]. */
+export function createDatagramEndpoint<P extends DatagramProtocol>(loop: EventLoop, protocolFactory: () => P, options: DatagramOptions = {}): Future<[DatagramTransport, P]> {
+  const fut = new Future<[DatagramTransport, P]>(loop);
+  const family = options.family ?? (options.localAddr?.[0]?.includes(':') || options.remoteAddr?.[0]?.includes(':') ? 'udp6' : 'udp4');
+  const socket = dgram.createSocket({ type: family, reuseAddr: options.reuseAddress ?? false });
+  const fail = (error: Error): void => {
+    if (!fut.done()) fut._fail(error);
+    socket.close();
+  };
+  socket.once('error', fail);
+  const ready = (): void => {
+    socket.off('error', fail);
+    const protocol = protocolFactory();
+    fut._finish([new DatagramTransport(loop, socket, protocol, options.remoteAddr ?? null), protocol]);
+  };
+  const connect = (): void => {
+    if (options.remoteAddr === undefined) return ready();
+    socket.connect(options.remoteAddr[1], options.remoteAddr[0], ready);
+  };
+  if (options.localAddr !== undefined) socket.bind(options.localAddr[1], options.localAddr[0], connect);
+  else if (options.remoteAddr !== undefined) connect();
+  else socket.bind(0, connect);
+  return fut;
+}

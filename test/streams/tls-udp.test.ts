@@ -1,0 +1,86 @@
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import {
+  EventLoop, startServer, openConnection, waitFor, DatagramProtocol, type DatagramTransport, type Coroutine,
+} from '../../src/index.js';
+
+function selfSigned(): { key: string; cert: string } | null {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tulip-tls-'));
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`,
+    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  return { key: fs.readFileSync(`${dir}/k.pem`, 'utf8'), cert: fs.readFileSync(`${dir}/c.pem`, 'utf8') };
+}
+
+test('TLS: startServer and openConnection with ssl options, a certificate the test generates', async (t) => {
+  const pair = selfSigned();
+  if (pair === null) return t.fail('openssl is needed to generate the test certificate');
+  const loop = new EventLoop();
+  const got = await loop.runUntilComplete(function* (): Coroutine<string[]> {
+    return yield* waitFor(function* (): Coroutine<string[]> {
+      const server = yield* startServer(function* (r, w): Coroutine<void> {
+        const line = yield* r.readLine();
+        w.write(`secure ${line}`);
+        yield* w.drain();
+        w.close();
+      }, '127.0.0.1', 0, { ssl: { key: pair.key, cert: pair.cert } });
+      const [r, w] = yield* openConnection('127.0.0.1', server.sockets[0]!.port, { ssl: { ca: pair.cert }, serverHostname: 'localhost' });
+      const cn = (w.getExtraInfo('peercert') as { subject: { CN: string } }).subject.CN;
+      t.false(w.canWriteEof(), 'TLS transports cannot half-close (asyncio says the same)');
+      w.write('hello\n');
+      const answer = (yield* r.read()).toString();
+      w.close();
+      const refused = yield* (function* () {
+        try { yield* openConnection('127.0.0.1', server.sockets[0]!.port, { ssl: true, serverHostname: 'localhost' }); return 'connected'; }
+        catch (e) { return (e as NodeJS.ErrnoException).code ?? String(e); }
+      })();
+      server.close();
+      server.abortClients();
+      yield* server.waitClosed();
+      return [cn, answer, refused];
+    }(), 20);
+  }());
+  loop.close();
+  t.deepEqual(got, ['localhost', 'secure hello\n', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
+});
+
+test('UDP: two datagram endpoints exchange datagrams; errors and closing reach the protocol', async (t) => {
+  const loop = new EventLoop();
+  const log: string[] = [];
+  class Echo extends DatagramProtocol {
+    transport: DatagramTransport | null = null;
+    override connectionMade(tr: DatagramTransport) { this.transport = tr; }
+    override datagramReceived(data: Buffer, addr: AddressInfo) { this.transport!.sendto(Buffer.concat([Buffer.from('echo:'), data]), [addr.address, addr.port]); }
+  }
+  class Client extends DatagramProtocol {
+    got = loop.createFuture<string>();
+    lost = loop.createFuture<void>();
+    override datagramReceived(data: Buffer) { this.got.setResult(data.toString()); }
+    override connectionLost() { log.push('client lost'); this.lost.setResult(); }
+  }
+  const reply = await loop.runUntilComplete(function* (): Coroutine<string> {
+    const [server] = yield* loop.createDatagramEndpoint(() => new Echo(), { localAddr: ['127.0.0.1', 0] });
+    const port = (server.getExtraInfo('sockname') as AddressInfo).port;
+    const [client, proto] = yield* loop.createDatagramEndpoint(() => new Client(), { remoteAddr: ['127.0.0.1', port] });
+    t.is((client.getExtraInfo('peername') as AddressInfo).port, port);
+    t.truthy(client.getExtraInfo('socket'));
+    client.sendto('ping');
+    const r = yield* waitFor(proto.got, 10);
+    client.close();
+    t.true(client.isClosing());
+    client.sendto('ignored after close');
+    yield* proto.lost;
+    server.abort();
+    const [unconnected] = yield* loop.createDatagramEndpoint(() => new DatagramProtocol());
+    t.throws(() => unconnected.sendto('x'), { instanceOf: TypeError });
+    unconnected.close();
+    return r;
+  }());
+  loop.close();
+  t.is(reply, 'echo:ping');
+  t.deepEqual(log, ['client lost']);
+});
