@@ -111,6 +111,6 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
 }
 
 /** A StreamServer serving WARP in the greenlet style. */
-export function greenletServer(host: string, port: number, opts: ProxyOptions, stats: ProxyStats): StreamServer {
-  return new StreamServer([host, port], greenletHandler(opts, stats));
+export function greenletServer(host: string, port: number, opts: ProxyOptions, stats: ProxyStats, backlog = 1024): StreamServer {
+  return new StreamServer([host, port], greenletHandler(opts, stats), { backlog });
 }

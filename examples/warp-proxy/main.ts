@@ -26,6 +26,8 @@ value sent in pieces with pauses); CONNECT tunnels pass through.
       --connect-timeout S  upstream connect timeout, 504 after it (default 10)
       --idle-timeout S     head and first-answer-byte timeout (default 30)
       --max-conns N        connections served at once (default 10000)
+      --backlog N          listen backlog (default 1024; thousands of clients connecting at
+                           once overflow a short one and wait for SYN retransmits)
       --min-headers N      WARP's original rule: silently close heads with fewer header
                            lines (default 0: serve any valid request; the benchmark uses 3)
   -h, --help               this text
@@ -56,6 +58,7 @@ try {
       'idle-timeout': { type: 'string' },
       'max-conns': { type: 'string' },
       'min-headers': { type: 'string' },
+      backlog: { type: 'string' },
       model: { type: 'string', default: 'explicit' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -72,6 +75,7 @@ if (!Number.isInteger(port) || port > 65535) fail('port must be 1-65535');
 const host = args.host!;
 const verbose = args.verbose?.length ?? 0;
 const grace = num('grace', args.grace, 5);
+const backlog = num('backlog', args.backlog, 1024, 1);
 const model = args.model!;
 if (model !== 'explicit' && model !== 'greenlet' && model !== 'both') fail(`--model must be explicit, greenlet or both, got ${JSON.stringify(model)}`);
 if (model === 'both' && port === 65535) fail('--model both needs PORT+1 to be a port too');
@@ -115,13 +119,13 @@ function* main(): Coroutine<number> {
   const bound: string[] = [];
   try {
     if (model !== 'greenlet') {
-      const server: Server = yield* startServer((r, w) => serveClient(r, w, opts, stats), host, port, { backlog: 511 });
+      const server: Server = yield* startServer((r, w) => serveClient(r, w, opts, stats), host, port, { backlog });
       stops.push(() => server.close());
       bound.push(`${host}:${port}`);
     }
     if (model !== 'explicit') {
       const gport = model === 'both' ? port + 1 : port;
-      const gserver = greenletServer(host, gport, opts, stats);
+      const gserver = greenletServer(host, gport, opts, stats, backlog);
       yield* gserver.start();
       stops.push(() => gserver.close());
       bound.push(`${host}:${gport} (greenlet)`);
