@@ -287,7 +287,12 @@ test('npm start\'s main: --help, bind failure, warp_check.py passes (with Debian
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  for (let i = 0; i < 200 && !err.includes('Server bound'); i++) await new Promise((r) => setTimeout(r, 20));
+  await new Promise<void>((resolve) => { // wait for the bind line (or the child's exit), not for time
+    const check = (): void => { if (err.includes('Server bound')) resolve(); };
+    child.stderr.on('data', check);
+    child.on('exit', () => resolve());
+    check();
+  });
   const run = (p: number) => new Promise<{ status: number | null; out: string }>((resolve) => {
     const c = spawn(python, [checker, '--proxy', `127.0.0.1:${p}`, '--delays'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
