@@ -9,7 +9,7 @@ import type { Future } from '../tasks/future.js';
 import { fromPromise } from '../tasks/create-task.js';
 import { isThenable, type Coroutine } from '../tasks/coroutine.js';
 import { hubLoop } from './hub.js';
-import { Greenlet, spawn, type GreenletBody } from './greenlet.js';
+import { spawn, type Greenlet, type GreenletBody } from './greenlet.js';
 
 /** Project only: the Future of a greenlet's outcome (for gather, wait, waitFor, shield...). */
 export function greenletToFuture<T>(g: Greenlet<T>): Future<T> {
@@ -33,4 +33,3 @@ export function signalHandler<A extends unknown[]>(sig: NodeJS.Signals, handler:
   return { cancel: () => { process.off(sig, listener); } };
 }
 
-export { Greenlet };

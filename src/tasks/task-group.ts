@@ -16,7 +16,7 @@ import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
 import type { Task, TaskBody } from './task.js';
 import { isGeneratorFunction, type Coroutine } from './coroutine.js';
-import { CancelledError, RuntimeError, type CancelReason } from './errors.js';
+import { RuntimeError, type CancelReason } from './errors.js';
 
 type GroupState = 'created' | 'entered' | 'exiting' | 'exited';
 
@@ -129,4 +129,3 @@ export function taskGroup<T>(body: (tg: TaskGroup) => Coroutine<T> | PromiseLike
   return outer;
 }
 
-export { CancelledError };

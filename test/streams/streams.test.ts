@@ -212,26 +212,26 @@ test('a fast sender cannot grow the reader past about 2 x limit: the socket is p
   const peak = await runReal(t, function* (): Coroutine<number> {
     const limit = 16 * 1024;
     let maxBuffered = 0;
-    let readerRef: StreamReader | null = null;
-    const gate = new (class { resolve: (() => void) | null = null; })();
     const server = yield* startServer(function* (r, w): Coroutine<void> {
-      readerRef = r;
-      yield* sleep(0.2); // do not read: let the sender run ahead
+      // Do not read: give up loop turns (no timers) until the reader has paused its socket above
+      // 2 x limit, then some more turns for data already in flight, and record the peak.
+      while (r.buffered <= 2 * limit) yield;
+      for (let i = 0; i < 200; i++) yield;
       maxBuffered = r.buffered;
       let total = 0;
       for (;;) { const chunk = yield* r.read(65536); if (chunk.length === 0) break; total += chunk.length; maxBuffered = Math.max(maxBuffered, r.buffered); }
       w.write(String(total));
       w.close();
-      void gate;
     }, '127.0.0.1', 0, { limit });
     const [r, w] = yield* openConnection('127.0.0.1', server.sockets[0]!.port);
     const payload = Buffer.alloc(4 * 1024 * 1024, 7);
     w.write(payload);
-    yield* w.drain(); // waits: the peer is not reading
+    const drained = w.drain();
+    t.false(drained.done(), 'drain() waits: the peer is not reading');
+    yield* drained;
     w.writeEof();
     const total = Number((yield* r.read()).toString());
     t.is(total, payload.length, 'nothing lost');
-    t.truthy(readerRef);
     w.close();
     server.close();
     yield* server.waitClosed();

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  EventLoop, startServer, openConnection, waitFor, sleep, createTask, gather,
+  EventLoop, Event, startServer, openConnection, waitFor, sleep, createTask, gather,
   type Coroutine, type StreamReader, type StreamWriter, type Server,
 } from '../../src/index.js';
 import { parseHead, rewrite } from '../../examples/warp-proxy/http-head.js';
@@ -190,8 +190,10 @@ test('a client sending its head a byte at a time does not delay other clients', 
 
 test('a client that vanishes mid-body and an upstream that resets mid-response leave nothing behind', async (t) => {
   await withProxy(t, {}, function* ({ port, stats, proxy }) {
+    const headSeen = new Event();
     const up = yield* origin(function* (r, w) {
       yield* r.readUntil('\r\n\r\n');
+      headSeen.set();
       w.write('HTTP/1.1 200 OK\r\n\r\n' + 'x'.repeat(100_000));
       yield* w.drain();
       w.transport.abort(); // reset mid-response
@@ -201,7 +203,7 @@ test('a client that vanishes mid-body and an upstream that resets mid-response l
     const sock = net.connect(port, '127.0.0.1');
     sock.on('error', () => {});
     sock.write(head + 'partial body');
-    yield* sleep(0.05);
+    yield* headSeen.wait(); // the proxy has forwarded the head: the body is in flight
     sock.destroy(); // vanishes mid-body
     const reset = yield* exchange(port, `GET http://127.0.0.1:${upPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\n\r\n`);
     t.true(reset.startsWith('HTTP/1.1 200 OK'));
@@ -218,7 +220,7 @@ test('maxConns closes connections over the limit at once', async (t) => {
   await withProxy(t, { maxConns: 1 }, function* ({ port, stats }) {
     const [r1, w1] = yield* openConnection('127.0.0.1', port);
     w1.write('GET http://x/ HTTP/1.1\r\n'); // holds the only slot
-    yield* sleep(0.05);
+    while (stats.active < 1) yield; // until the proxy has taken the connection (no timer)
     const second = yield* exchange(port, 'GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n');
     t.is(second, '');
     t.is(stats.rejected, 1);
