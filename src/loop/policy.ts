@@ -36,6 +36,8 @@ export function newEventLoop(options: { clock?: Clock; debug?: boolean } = {}): 
 export interface RunOptions {
   debug?: boolean;
   clock?: Clock;
+  /** Project only: print the task tree (loop.formatTasks()) to stderr on this signal. */
+  dumpOnSignal?: NodeJS.Signals;
 }
 
 /** asyncio: `run`. Runs `main` (a coroutine, a promise, or a function returning either) on a new
@@ -52,6 +54,8 @@ export async function run<T>(main: Awaitable<T> | (() => Coroutine<T> | PromiseL
     if (!loop.isClosed()) loop.callSoon(() => task.cancel('KeyboardInterrupt', { kind: 'shutdown', signal: 'SIGINT' }));
   };
   process.on('SIGINT', onSigint);
+  const dump = (): void => { process.stderr.write(`${loop.formatTasks()}\n`); };
+  if (options.dumpOnSignal !== undefined) process.on(options.dumpOnSignal, dump);
   try {
     return await loop.runUntilComplete(task);
   } catch (error) {
@@ -62,6 +66,7 @@ export async function run<T>(main: Awaitable<T> | (() => Coroutine<T> | PromiseL
       await cancelAll(loop);
     } finally {
       process.off('SIGINT', onSigint);
+      if (options.dumpOnSignal !== undefined) process.off(options.dumpOnSignal, dump);
       loop.close();
       if (defaultLoop === loop) defaultLoop = previous;
     }

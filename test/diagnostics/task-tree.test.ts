@@ -79,3 +79,17 @@ test('no deadlock is declared while a timer, a socket or a foreign timer can sti
   t.is(await loop.runUntilComplete(f), 'woken by a foreign timer');
   loop.close();
 });
+
+test('run(main, { dumpOnSignal }) prints the task tree on that signal (child process)', (t) => {
+  const r = child(`
+    import { run, sleep, createTask } from './src/index.ts';
+    await run(function* () {
+      createTask(function* () { yield* sleep(0.2); }(), { name: 'napper' });
+      yield* sleep(0.01);
+      process.kill(process.pid, 'SIGUSR2');
+      yield* sleep(0.05);
+    }, { dumpOnSignal: 'SIGUSR2' });`);
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stderr, /main \[waiting\] waits on sleep until/);
+  t.regex(r.stderr, /└─ napper \[waiting\] waits on sleep until/);
+});
