@@ -9,15 +9,15 @@
 import type { Future } from '../tasks/future.js';
 import { currentTask } from '../tasks/create-task.js';
 import { RuntimeError } from '../tasks/errors.js';
-import { Semaphore as SyncSemaphore } from '../sync/semaphore.js';
+import { Semaphore as SyncSemaphore, BoundedSemaphore as SyncBoundedSemaphore } from '../sync/semaphore.js';
 import { BridgeFuture, getcurrent, hubLoop } from './hub.js';
 
 /** gevent: `gevent.lock.Semaphore(value=1)`. */
 export class Semaphore {
   protected readonly _sem: SyncSemaphore;
 
-  constructor(value = 1) {
-    this._sem = new SyncSemaphore(value);
+  constructor(value = 1, inner?: SyncSemaphore) {
+    this._sem = inner ?? new SyncSemaphore(value);
   }
 
   /** Free units (gevent's `counter`). */
@@ -74,14 +74,8 @@ export class Semaphore {
 
 /** gevent: `gevent.lock.BoundedSemaphore`: release() past the initial value raises. */
 export class BoundedSemaphore extends Semaphore {
-  readonly #bound: number;
   constructor(value = 1) {
-    super(value);
-    this.#bound = value;
-  }
-  override release(): void {
-    if (this._sem.value >= this.#bound) throw new RangeError(`BoundedSemaphore released too many times (bound ${this.#bound})`);
-    super.release();
+    super(value, new SyncBoundedSemaphore(value)); // the bound check lives in src/sync
   }
 }
 

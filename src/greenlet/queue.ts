@@ -10,6 +10,7 @@ import type { Future } from '../tasks/future.js';
 import type { TimerHandle } from '../loop/handle.js';
 import { Queue as SyncQueue } from '../sync/queue.js';
 import { QueueEmpty, QueueFull } from '../sync/errors.js';
+import { copyOutcome } from '../tasks/chain.js';
 import { BridgeFuture, Empty, Full, hubLoop } from './hub.js';
 import { waitReady } from './greenlet.js';
 
@@ -22,10 +23,7 @@ function bounded<T>(inner: Future<T>, timeout: number | null, onTimeout: () => u
   let timer: TimerHandle | null = null;
   inner.addDoneCallback(() => {
     timer?.cancel();
-    if (out.done()) return;
-    if (inner.cancelled()) out._finishCancelled(inner._cancelledError());
-    else if (inner.exception() !== null) out._fail(inner.exception());
-    else out._finish(inner.result());
+    copyOutcome(inner, out);
   });
   if (timeout !== null && !inner.done()) {
     timer = loop.callLater(timeout, () => {
@@ -92,9 +90,8 @@ export class Queue<T = unknown> {
     }
   }
 
-  /** gevent: `Queue.peek(block=True, timeout=None)`: the next item without removing it.
-   *  While blocked it checks every millisecond (a peeker must not take the item from getters
-   *  queued behind it); TODO: a non-empty signal in src/sync's Queue would make it exact. */
+  /** gevent: `Queue.peek(block=True, timeout=None)`: the next item without removing it; waits
+   *  for one to land in the queue (an item handed straight to a waiting getter never does). */
   peek(options: Opts = {}): Future<T> {
     const { block = true, timeout = null } = options;
     const loop = hubLoop();
@@ -103,14 +100,19 @@ export class Queue<T = unknown> {
       try { out._finish(this.#peekNow()); } catch (e) { out._fail(e); }
       return out;
     }
-    const start = loop.time();
-    const poll = (): void => {
-      if (out.done()) return;
-      if (!this.empty()) out._finish(this.#peekNow());
-      else if (timeout !== null && loop.time() - start >= timeout) out._fail(new Empty());
-      else loop.callLater(0.001, poll);
+    const deadline = timeout === null ? null : loop.time() + timeout;
+    const waitOnce = (): void => {
+      const left = deadline === null ? null : Math.max(0, deadline - loop.time());
+      const landed = bounded(this._q._nonEmpty(), left, () => new Empty());
+      landed.addDoneCallback(() => {
+        if (out.done()) return;
+        if (landed.exception() !== null) out._fail(landed.exception());
+        else if (!this.empty()) out._finish(this.#peekNow());
+        else waitOnce(); // a getter took it first: wait for the next one
+      });
+      out.addDoneCallback(() => { if (out.cancelled()) landed.cancel(); });
     };
-    poll();
+    waitOnce();
     return out;
   }
 

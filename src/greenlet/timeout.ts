@@ -11,6 +11,7 @@ import type { TimerHandle } from '../loop/handle.js';
 import type { Task } from '../tasks/task.js';
 import { currentTask } from '../tasks/create-task.js';
 import { RuntimeError } from '../tasks/errors.js';
+import { copyOutcome } from '../tasks/chain.js';
 import { isGeneratorFunction, type Coroutine } from '../tasks/coroutine.js';
 import { BridgeFuture, hubLoop } from './hub.js';
 import { _setTimeoutFactory } from './greenlet.js';
@@ -128,11 +129,8 @@ export function withTimeout<T, A extends unknown[]>(seconds: number, fn: (...arg
   const timer = loop.callLater(seconds, () => task._interrupt(timeout));
   task.addDoneCallback(() => {
     timer.cancel();
-    if (task.cancelled()) { out._finishCancelled(task._cancelledError()); return; }
-    const error = task.exception();
-    if (error === timeout && hasValue) out._finish(last!.timeoutValue as T);
-    else if (error !== null) out._fail(error);
-    else out._finish(task.result());
+    if (hasValue && !task.cancelled() && task.exception() === timeout) out._finish(last!.timeoutValue as T);
+    else copyOutcome(task, out);
   });
   return out;
 }

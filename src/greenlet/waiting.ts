@@ -8,6 +8,7 @@
 import type { TimerHandle } from '../loop/handle.js';
 import { Future } from '../tasks/future.js';
 import { sleep as tulipSleep } from '../tasks/sleep.js';
+import { copyOutcome } from '../tasks/chain.js';
 import type { Coroutine } from '../tasks/coroutine.js';
 import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
 import { Greenlet } from './greenlet.js';
@@ -92,7 +93,7 @@ export function killall(greenlets: Iterable<Greenlet<any>>, options: { exception
 export function sleep(seconds = 0): Future<void> {
   const inner = tulipSleep(seconds);
   const out = new BridgeFuture<void>(inner.getLoop());
-  inner.addDoneCallback(() => { if (!out.done()) out._finish(undefined); });
+  inner.addDoneCallback(() => copyOutcome(inner, out));
   out.addDoneCallback(() => { if (out.cancelled()) inner.cancel(); });
   return out;
 }

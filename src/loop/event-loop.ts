@@ -354,11 +354,7 @@ export class EventLoop {
             this.#callbackFailed(error, r);
           }
           if (this._asyncWoken) {
-            if (this._resumeSlot) { // run the same runnable again after the drain
-              this._resumeSlot = false;
-              this.#head--;
-              this.#ring[this.#head & this.#mask] = r;
-            }
+            if (this._resumeSlot) this.#rewind(r); // run the same runnable again after the drain
             break;
           }
         }
@@ -390,14 +386,17 @@ export class EventLoop {
       const duration = (performance.now() - t0) / 1000;
       if (duration >= this.slowCallbackDuration) this.#reportSlow(name, duration);
       if (this._asyncWoken) {
-        if (this._resumeSlot) {
-          this._resumeSlot = false;
-          this.#head--;
-          this.#ring[this.#head & this.#mask] = r;
-        }
+        if (this._resumeSlot) this.#rewind(r);
         break;
       }
     }
+  }
+
+  /** Puts `r` back at the head of the ready queue (its slot resumes after a microtask drain). */
+  #rewind(r: Runnable): void {
+    this._resumeSlot = false;
+    this.#head--;
+    this.#ring[this.#head & this.#mask] = r;
   }
 
   #reportSlow(name: string, duration: number): void {

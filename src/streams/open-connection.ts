@@ -28,8 +28,7 @@ function connect(where: { host?: string; port?: number; path?: string }, options
     if (protocol.writer === null) protocol.connectionMade(transport);
     out._finish([reader, protocol.writer!]);
   });
-  const cancelOut = out.cancel.bind(out);
-  out.cancel = (msg?: string) => { inner.cancel(msg); return cancelOut(msg); };
+  out.addDoneCallback(() => { if (out.cancelled()) inner.cancel(); });
   return out;
 }
 

@@ -27,7 +27,9 @@ export class Lock {
       this._holder = currentTask();
       return doneTrue();
     }
-    return enqueue<true>(this.#waiters);
+    const w = enqueue<true>(this.#waiters);
+    w._by = currentTask();
+    return w;
   }
 
   /** asyncio: `Lock.release`. Throws RuntimeError if the lock is not held. */
@@ -59,6 +61,7 @@ export class Lock {
       return doneFuture(held(this.#release));
     }
     const w = enqueue<Held>(this.#waiters);
+    w._by = currentTask();
     this.#wantsHeld.add(w);
     return w;
   }

@@ -19,6 +19,8 @@ export class Queue<T> {
   readonly maxsize: number;
   readonly #getters = new WaiterQueue<T>(this);
   readonly #putters = new WaiterQueue<true>(this);
+  /** Futures completed when an item next lands in storage (gevent's peek() waits on these). */
+  readonly #peekers = new WaiterQueue<true>(this);
   #unfinished = 0;
   readonly #finished = new Event();
   #shutdown = false;
@@ -68,6 +70,7 @@ export class Queue<T> {
     if (this.full()) throw new QueueFull();
     this._put(item);
     this.#taskAdded();
+    this.#stored();
   }
 
   /** asyncio: `Queue.put`. Waits while the queue is full. */
@@ -128,6 +131,20 @@ export class Queue<T> {
     }
   }
 
+  /** @internal A Future completed the next time an item lands in storage (done at once if one
+   *  is there). Items handed straight to a waiting getter never land, as in gevent. */
+  _nonEmpty(): Future<true> {
+    return this._size() > 0 ? doneTrue() : enqueue<true>(this.#peekers);
+  }
+
+  #stored(): void {
+    if (this.#peekers.length === 0) return;
+    for (const w of this.#peekers.drain()) {
+      w._list = null;
+      w._finish(true);
+    }
+  }
+
   #taskAdded(): void {
     this.#unfinished++;
     this.#finished.clear();
@@ -139,6 +156,7 @@ export class Queue<T> {
     if (putter === undefined || this.full()) return;
     this._put(putter._item as T);
     this.#taskAdded();
+    this.#stored();
     grantFirst(this.#putters, true, this.#takeBackGrant);
   }
 
@@ -155,6 +173,7 @@ export class Queue<T> {
     } else {
       this._unget(item);
       this.#taskAdded();
+      this.#stored();
     }
   }
 

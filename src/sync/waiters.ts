@@ -14,7 +14,6 @@ import type { EventLoop } from '../loop/event-loop.js';
 import { getEventLoop } from '../loop/running.js';
 import { Future } from '../tasks/future.js';
 import type { Task } from '../tasks/task.js';
-import { currentTask } from '../tasks/create-task.js';
 import type { CancelReason } from '../tasks/errors.js';
 
 // Node 20 before 20.4 has no Symbol.dispose; TypeScript's `using` helper looks it up at run time.
@@ -106,7 +105,7 @@ type WaiterList = WaiterQueue<any> | WaiterFuture<any>[];
 export class WaiterFuture<T> extends Future<T> {
   /** @internal the list this waiter sits in while pending */ _list: WaiterList | null = null;
   /** @internal what a putter carries */ _item: unknown = undefined;
-  /** @internal the task that asked (a lock's next holder; diagnostics) */ _by: Task<unknown> | null = null;
+  /** @internal the task that asked; set by Lock only (its next holder, for diagnostics) */ _by: Task<unknown> | null = null;
 
   override _describeWait(): string {
     const list = this._list;
@@ -133,7 +132,6 @@ export class WaiterFuture<T> extends Future<T> {
 export function enqueue<T>(list: WaiterList, loop: EventLoop = getEventLoop()): WaiterFuture<T> {
   const w = new WaiterFuture<T>(loop);
   w._list = list;
-  w._by = currentTask();
   list.push(w);
   return w;
 }

@@ -16,6 +16,7 @@ import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
 import type { Task } from './task.js';
 import { isGeneratorFunction, type Coroutine } from './coroutine.js';
+import { copyOutcome } from './chain.js';
 import { InvalidStateError, TimeoutError, type CancelReason } from './errors.js';
 
 type ScopeState = 'created' | 'active' | 'expiring' | 'expired' | 'exited';
@@ -117,15 +118,9 @@ export function timeoutAt<T>(when: number | null, body: Body<T>): Future<T> {
   scope._enter(task as Task<unknown>);
   task.addDoneCallback(() => {
     const expired = scope._exit();
-    if (outer.done()) return;
-    if (task.cancelled()) {
-      if (expired && !outer._cancelRequested) outer._fail(new TimeoutError(`timed out at ${scope.when()}`, { cause: task._cancelledError() }));
-      else outer._finishCancelled(task._cancelledError());
-      return;
-    }
-    const error = task.exception();
-    if (error !== null) outer._fail(error);
-    else outer._finish(task.result());
+    if (!outer.done() && task.cancelled() && expired && !outer._cancelRequested) {
+      outer._fail(new TimeoutError(`timed out at ${scope.when()}`, { cause: task._cancelledError() }));
+    } else copyOutcome(task, outer);
   });
   return outer;
 }

@@ -6,6 +6,7 @@ import type { TimerHandle } from '../loop/handle.js';
 import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
 import { ensureFuture } from './create-task.js';
+import { copyOutcome } from './chain.js';
 import type { Awaitable } from './coroutine.js';
 import { TimeoutError, type CancelReason } from './errors.js';
 
@@ -37,15 +38,9 @@ export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> 
   };
   inner.addDoneCallback(() => {
     timer?.cancel();
-    if (outer.done()) return;
-    if (inner.cancelled()) {
-      if (timedOut && !outer._cancelRequested) outer._fail(new TimeoutError(`timed out after ${timeout} s`, { cause: inner._cancelledError() }));
-      else outer._finishCancelled(inner._cancelledError());
-      return;
-    }
-    const error = inner.exception();
-    if (error !== null) outer._fail(error);
-    else outer._finish(inner.result());
+    if (!outer.done() && inner.cancelled() && timedOut && !outer._cancelRequested) {
+      outer._fail(new TimeoutError(`timed out after ${timeout} s`, { cause: inner._cancelledError() }));
+    } else copyOutcome(inner, outer);
   });
   if (inner.done()) return outer;
   if (timeout <= 0) expire();

@@ -1,7 +1,7 @@
 // Test fixtures: a loop on an autojump VirtualClock that fails the test on any unexpected
 // exception report (uvloop's _testbase does the same), and helpers to record order.
 import type { ExecutionContext } from 'ava';
-import { EventLoop, VirtualClock, type Coroutine } from '../../src/index.js';
+import { EventLoop, VirtualClock, waitFor, type Coroutine } from '../../src/index.js';
 
 export interface Fixture {
   loop: EventLoop;
@@ -31,5 +31,19 @@ export async function runVirtual<T>(
   } finally {
     fx.loop.close();
     if (!options.expectReports) t.deepEqual(fx.reports, [], 'the loop reported exceptions nobody expected');
+  }
+}
+
+/** Runs `main` on a real-clock loop (sockets, processes), guarded by waitFor(`seconds`) against
+ *  hangs (never a timing assertion); asserts no exception reports arrived. */
+export async function runReal<T>(t: ExecutionContext, main: () => Coroutine<T>, seconds = 20): Promise<T> {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
+  try {
+    return await loop.runUntilComplete(function* () { return yield* waitFor(main(), seconds); }());
+  } finally {
+    loop.close();
+    t.deepEqual(reports, []);
   }
 }

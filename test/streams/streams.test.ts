@@ -8,24 +8,12 @@ import {
   startUnixServer, openUnixConnection, waitFor, createTask, sleep, Protocol, CancelledError, gather,
   type Coroutine, type StreamWriter, type Transport, type Future,
 } from '../../src/index.js';
-import { runVirtual } from '../helpers/run-virtual.js';
+import { runReal, runVirtual } from '../helpers/run-virtual.js';
 
 function* settle<T>(f: Future<T>): Coroutine<unknown> {
   try { return yield* f; } catch (e) { return e; }
 }
 
-/** Real sockets use the real clock; waitFor guards against hangs (never a timing assertion). */
-async function runReal<T>(t: import('ava').ExecutionContext, main: () => Coroutine<T>): Promise<T> {
-  const loop = new EventLoop();
-  const reports: string[] = [];
-  loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
-  try {
-    return await loop.runUntilComplete(function* () { return yield* waitFor(main(), 20); }());
-  } finally {
-    loop.close();
-    t.deepEqual(reports, []);
-  }
-}
 
 test('readLine, readExactly, readUntil and read on fed data', async (t) => {
   await runVirtual(t, function* () {

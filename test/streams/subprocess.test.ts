@@ -1,20 +1,11 @@
 // cf. CPython Lib/test/test_asyncio/test_subprocess.py (the parts that apply; written fresh)
 import test from 'ava';
+import { runReal as runRealLoop } from '../helpers/run-virtual.js';
 import {
-  EventLoop, createSubprocessExec, createSubprocessShell, PIPE, DEVNULL, STDOUT, waitFor, type Coroutine, type Future,
+  createSubprocessExec, createSubprocessShell, PIPE, DEVNULL, STDOUT, type Coroutine, type Future,
 } from '../../src/index.js';
 
-async function runReal<T>(t: import('ava').ExecutionContext, main: () => Coroutine<T>): Promise<T> {
-  const loop = new EventLoop();
-  const reports: string[] = [];
-  loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
-  try {
-    return await loop.runUntilComplete(function* () { return yield* waitFor(main(), 30); }());
-  } finally {
-    loop.close();
-    t.deepEqual(reports, []);
-  }
-}
+const runReal = <T>(t: import('ava').ExecutionContext, main: () => Coroutine<T>): Promise<T> => runRealLoop(t, main, 30);
 
 function* settle<T>(f: Future<T>): Coroutine<unknown> {
   try { return yield* f; } catch (e) { return e; }
