@@ -19,7 +19,11 @@ function connect(where: { host?: string; port?: number; path?: string }, options
     : loop.createConnection(() => new StreamReaderProtocol(loop, reader), where.host!, where.port!, options);
   const out = new Future<[StreamReader, StreamWriter]>(loop);
   inner.addDoneCallback(() => {
-    if (out.done()) return;
+    if (out.done()) {
+      // Cancelled in the turn the connection completed: nobody will ever close it otherwise.
+      if (!inner.cancelled() && inner.exception() === null) inner.result()[0].close();
+      return;
+    }
     if (inner.cancelled()) { out.cancel(); return; }
     const error = inner.exception();
     if (error !== null) { out._fail(error); return; }

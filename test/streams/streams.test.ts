@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  EventLoop, StreamReader, IncompleteReadError, LimitOverrunError, RuntimeError, startServer, openConnection,
+  EventLoop, getRunningLoop, StreamReader, IncompleteReadError, LimitOverrunError, RuntimeError, startServer, openConnection,
   startUnixServer, openUnixConnection, waitFor, createTask, sleep, Protocol, CancelledError, gather,
   type Coroutine, type StreamWriter, type Transport, type Future,
 } from '../../src/index.js';
@@ -269,6 +269,22 @@ test('Unix sockets: startUnixServer / openUnixConnection', async (t) => {
     return echoed;
   });
   t.is(got, 'hello');
+});
+
+test('an openConnection cancelled as it connects leaves no transport open', async (t) => {
+  await runReal(t, function* (): Coroutine<void> {
+    const server = yield* startServer(function* (r, w): Coroutine<void> { yield* r.read(); w.close(); }, '127.0.0.1', 0);
+    const loop = getRunningLoop();
+    const c = openConnection('127.0.0.1', server.sockets[0]!.port);
+    const before = loop._ioOpen;
+    // Cancel in the same turn the connection completes (the inner future is done, `out` not yet).
+    while (loop._ioOpen === before) yield;
+    c.cancel();
+    yield* settle(c);
+    for (let i = 0; i < 1000 && server.connectionCount > 0; i++) yield;
+    server.close();
+    yield* server.waitClosed(); // resolves only once the server's side of the connection is gone
+  });
 });
 
 test('connection errors keep their Node code; cancelling a connect destroys the socket', async (t) => {
