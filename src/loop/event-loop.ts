@@ -84,6 +84,8 @@ export class EventLoop {
   _ioOpen = 0;
   /** @internal Of those, transports already closing (not leaks: they are on their way out). */
   _ioClosing = 0;
+  /** @internal Servers accepting connections (run()'s graceful shutdown closes them). */
+  readonly _servers = new Set<Server>();
 
   readonly #clock: Clock;
   /** The ready queue: a ring buffer (power-of-two capacity) read at #head, written at #tail.

@@ -5,10 +5,16 @@
 // calls getEventLoop() (the greenlet bridge at top level) finds it; the previous default comes
 // back afterwards. Ctrl-C: the first SIGINT cancels main (its `finally` blocks run) and run
 // rejects with KeyboardInterrupt; a second SIGINT exits the process at once with status 130.
+// With `grace` (project only), the first signal is two-phase: every server on the loop stops
+// accepting, main gets `grace` seconds to finish by itself (run then resolves to its result),
+// and only then is it cancelled with reason `{ kind: 'shutdown', signal }`; a second signal
+// cancels at once, a third exits. `signals` picks the signals (default SIGINT only).
 // Differs from asyncio.Runner, which installs its handler only over Python's default one: here
 // run owns SIGINT while it runs (loaders such as tsx add listeners of their own).
 
+import { constants } from 'node:os';
 import { EventLoop } from './event-loop.js';
+import type { TimerHandle } from './handle.js';
 import type { Clock } from './clock.js';
 import { hooks } from './running.js';
 import { CancelledError, KeyboardInterrupt } from '../tasks/errors.js';
@@ -38,6 +44,10 @@ export interface RunOptions {
   clock?: Clock;
   /** Project only: print the task tree (loop.formatTasks()) to stderr on this signal. */
   dumpOnSignal?: NodeJS.Signals;
+  /** Project only: seconds main may take to finish after the first signal (default 0). */
+  grace?: number;
+  /** Project only: the signals that shut main down (default `['SIGINT']`). */
+  signals?: NodeJS.Signals[];
 }
 
 /** asyncio: `run`. Runs `main` (a coroutine, a promise, or a function returning either) on a new
@@ -47,25 +57,39 @@ export async function run<T>(main: Awaitable<T> | (() => Coroutine<T> | PromiseL
   const previous = defaultLoop;
   defaultLoop = loop;
   const task = loop.createTask<T>(main as TaskBody<T>, { name: 'main' });
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    if (!loop.isClosed()) loop.callSoon(() => task.cancel('KeyboardInterrupt', { kind: 'shutdown', signal: 'SIGINT' }));
+  const grace = options.grace ?? 0;
+  if (!(grace >= 0)) throw new RangeError(`grace must be seconds >= 0, got ${grace}`);
+  const signals = options.signals ?? ['SIGINT'];
+  let interrupted: NodeJS.Signals | null = null;
+  let signalled = 0;
+  let graceTimer: TimerHandle | null = null;
+  const cancelMain = (sig: NodeJS.Signals): void => {
+    if (!loop.isClosed()) loop.callSoon(() => task.cancel(sig === 'SIGINT' ? 'KeyboardInterrupt' : sig, { kind: 'shutdown', signal: sig }));
   };
-  process.on('SIGINT', onSigint);
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signalled++;
+    if (signalled === 1) interrupted = sig;
+    if (signalled > (grace > 0 ? 2 : 1)) process.exit(sig === 'SIGINT' ? 130 : 128 + (constants.signals[sig] ?? 0));
+    if (signalled > 1 || grace === 0) return cancelMain(sig);
+    if (loop.isClosed()) return;
+    for (const server of [...loop._servers]) server.close();
+    graceTimer = loop.callLater(grace, cancelMain, sig);
+    task.addDoneCallback(() => graceTimer?.cancel());
+  };
+  const listeners = signals.map((sig) => [sig, () => onSignal(sig)] as const);
+  for (const [sig, listener] of listeners) process.on(sig, listener);
   const dump = (): void => { process.stderr.write(`${loop.formatTasks()}\n`); };
   if (options.dumpOnSignal !== undefined) process.on(options.dumpOnSignal, dump);
   try {
     return await loop.runUntilComplete(task);
   } catch (error) {
-    if (interrupted && error instanceof CancelledError) throw new KeyboardInterrupt('SIGINT');
+    if (interrupted !== null && error instanceof CancelledError) throw new KeyboardInterrupt(interrupted);
     throw error;
   } finally {
     try {
       await cancelAll(loop);
     } finally {
-      process.off('SIGINT', onSigint);
+      for (const [sig, listener] of listeners) process.off(sig, listener);
       if (options.dumpOnSignal !== undefined) process.off(options.dumpOnSignal, dump);
       loop.close();
       if (defaultLoop === loop) defaultLoop = previous;

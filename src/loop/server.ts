@@ -60,7 +60,10 @@ export class Server {
 
   /** @internal */
   _markServing(): void {
-    if (!this.#serving && !this.#closed) this.#loop._ioOpen++;
+    if (!this.#serving && !this.#closed) {
+      this.#loop._ioOpen++;
+      this.#loop._servers.add(this);
+    }
     this.#serving = true;
   }
 
@@ -115,6 +118,7 @@ export class Server {
   close(): void {
     if (this.#closed) return;
     if (this.#serving) this.#loop._ioOpen--;
+    this.#loop._servers.delete(this);
     this.#closed = true;
     this.#serving = false;
     this.#net.close(() => this.#maybeWake());

@@ -8,6 +8,11 @@
 // body and the children (reason `parent-cancelled`) and ends in CancelledError unless a child
 // failed. States: created -> entered -> exiting -> exited.
 //
+// Two-phase shutdown (project only): `tg.cancel({ grace })` stops the group taking new tasks,
+// lets the body and children finish for `grace` seconds, then cancels what is left with
+// reason `{ kind: 'shutdown' }`; the group then ends in that CancelledError (unless a child
+// failed). A group cancelled from outside never reports the body's result as if it had run out.
+//
 // Differs from asyncio: the body is its own task, so a child failure cancels the body task
 // instead of the caller's, and no uncancel() bookkeeping is needed.
 
@@ -16,7 +21,7 @@ import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
 import type { Task, TaskBody } from './task.js';
 import { isGeneratorFunction, type Coroutine } from './coroutine.js';
-import { RuntimeError, type CancelReason } from './errors.js';
+import { CancelledError, RuntimeError, type CancelReason } from './errors.js';
 
 type GroupState = 'created' | 'entered' | 'exiting' | 'exited';
 
@@ -29,6 +34,9 @@ export class TaskGroup {
   #aborting = false;
   #body: Task<unknown> | null = null;
   #bodyError: unknown = undefined;
+  /** Set when the group was cancelled from outside (directly or after a shutdown's grace). */
+  #cancelledBy: CancelledError | null = null;
+  #draining = false;
   #outer: GroupFuture<unknown>;
 
   /** @internal */
@@ -41,7 +49,7 @@ export class TaskGroup {
   createTask<T>(body: TaskBody<T>, options: { name?: string } = {}): Task<T> {
     if (this.#state === 'created') throw new RuntimeError(`TaskGroup ${this} has not been entered`);
     if (this.#state === 'exited') throw new RuntimeError(`TaskGroup ${this} is finished`);
-    if (this.#aborting) throw new RuntimeError(`TaskGroup ${this} is shutting down`);
+    if (this.#aborting || this.#draining) throw new RuntimeError(`TaskGroup ${this} is shutting down`);
     const task = this.#loop.createTask(body, options);
     this.#children.add(task as Task<unknown>);
     task.addDoneCallback(this.#onChildDone);
@@ -69,8 +77,28 @@ export class TaskGroup {
   /** @internal cancel from outside */
   _cancel(msg?: string, reason?: CancelReason): boolean {
     if (this.#state === 'exited') return false;
-    this.#abort(reason ?? { kind: 'parent-cancelled' }, msg);
+    const why = reason ?? { kind: 'parent-cancelled' };
+    this.#cancelledBy ??= new CancelledError(msg, why);
+    this.#abort(why, msg);
     return true;
+  }
+
+  /** Project only: two-phase shutdown. Refuses new tasks at once, lets the body and children
+   *  finish for `grace` seconds (default 0), then cancels the rest with reason
+   *  `{ kind: 'shutdown' }`. Returns the group's Future, which ends when every task is done. */
+  cancel(options: { grace?: number; message?: string } = {}): Future<unknown> {
+    const grace = options.grace ?? 0;
+    if (!(grace >= 0)) throw new RangeError(`grace must be seconds >= 0, got ${grace}`);
+    if (this.#state === 'exited' || this.#draining) return this.#outer;
+    this.#draining = true;
+    const reason: CancelReason = { kind: 'shutdown' };
+    if (grace === 0) {
+      this._cancel(options.message, reason);
+    } else {
+      const timer = this.#loop.callLater(grace, () => this._cancel(options.message, reason));
+      this.#outer.addDoneCallback(() => timer.cancel());
+    }
+    return this.#outer;
   }
 
   readonly #onChildDone = (task: Future<unknown>): void => {
@@ -100,12 +128,13 @@ export class TaskGroup {
     if (outer.done()) return;
     const errors = this.#bodyError === undefined ? this.#errors : [...this.#errors, this.#bodyError];
     if (errors.length > 0) outer._fail(new AggregateError(errors, `unhandled errors in a TaskGroup (${errors.length} sub-exception${errors.length === 1 ? '' : 's'})`));
+    else if (this.#cancelledBy !== null) outer._finishCancelled(this.#cancelledBy);
     else if (body.cancelled()) outer._finishCancelled(body._cancelledError());
     else outer._finish(body.result());
   }
 
   toString(): string {
-    return `<TaskGroup [${this.#state}] tasks=${this.#children.size}${this.#aborting ? ' aborting' : ''}>`;
+    return `<TaskGroup [${this.#state}] tasks=${this.#children.size}${this.#aborting ? ' aborting' : this.#draining ? ' draining' : ''}>`;
   }
 }
 

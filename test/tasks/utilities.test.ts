@@ -307,6 +307,75 @@ test('taskGroup: a body error is added last; cancelling the group ends in Cancel
   });
 });
 
+test('taskGroup.cancel({ grace }): no new tasks, work finishes within grace, the rest is cancelled as shutdown', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const log: string[] = [];
+    let group!: TaskGroup;
+    const g = taskGroup(function* (tg) {
+      group = tg;
+      tg.createTask(function* () { yield* sleep(1); log.push(`fast done at ${loop.time()}`); }());
+      tg.createTask(function* () {
+        try { yield* sleep(10); } catch (e) { log.push(`slow ${(e as CancelledError).reason?.kind} at ${loop.time()}`); throw e; }
+      }());
+      return 'body';
+    });
+    yield* sleep(0.5);
+    t.is(group.cancel({ grace: 2 }), g);
+    t.regex(String(group), /draining/);
+    t.throws(() => group.createTask(function* () {}()), { instanceOf: RuntimeError, message: /shutting down/ });
+    const e = yield* settle(g);
+    t.true(e instanceof CancelledError);
+    t.is((e as CancelledError).reason?.kind, 'shutdown');
+    t.deepEqual(log, ['fast done at 1', 'slow shutdown at 2.5']);
+
+    // Everything done within grace: the group's own result, and the grace timer is gone.
+    const h = taskGroup(function* (tg) {
+      group = tg;
+      tg.createTask(function* () { yield* sleep(1); }());
+      return 'finished';
+    });
+    yield;
+    group.cancel({ grace: 5 });
+    t.is(yield* h, 'finished');
+    t.is(loop.scheduledTimers(), 0);
+    t.throws(() => group.cancel({ grace: -1 }), { instanceOf: RangeError });
+    t.is(group.cancel(), h);
+  });
+});
+
+test('run(main, { grace, signals }): servers stop accepting, main may finish; else it is cancelled as shutdown (child)', async (t) => {
+  const code = `
+    import { run, sleep, startServer, KeyboardInterrupt, CancelledError } from './src/index.ts';
+    const first = await run(function* () {
+      const server = yield* startServer(function* () {}, '127.0.0.1', 0);
+      console.log('ready 1');
+      yield* server.serveForever();
+      console.log('stopped accepting: serving=' + server.isServing());
+      return 'main finished in grace';
+    }, { grace: 30, signals: ['SIGTERM'] });
+    console.log(first);
+    try {
+      await run(function* () {
+        console.log('ready 2');
+        try { yield* sleep(60); } catch (e) { console.log('cancelled: ' + JSON.stringify(e.reason)); throw e; }
+      }, { grace: 0.05, signals: ['SIGTERM'] });
+    } catch (e) { console.log(e instanceof KeyboardInterrupt ? 'KeyboardInterrupt ' + e.signal : String(e)); }`;
+  const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let sent = 0;
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  child.stdout.on('data', (d) => {
+    out += d;
+    const ready = (out.match(/ready/g) ?? []).length;
+    while (sent < ready) { sent++; child.kill('SIGTERM'); }
+  });
+  t.is(await exited, 0);
+  t.deepEqual(out.trim().split('\n'), [
+    'ready 1', 'stopped accepting: serving=false', 'main finished in grace',
+    'ready 2', 'cancelled: {"kind":"shutdown","signal":"SIGTERM"}', 'KeyboardInterrupt SIGTERM',
+  ]);
+});
+
 test('toThread runs a self-contained function in a worker thread', async (t) => {
   const v = await run(async () => {
     const r = await toThread((a: number, b: number) => {
