@@ -11,6 +11,8 @@ export { run, getRunningLoop, getEventLoop, setEventLoop, newEventLoop } from '.
 export type { RunOptions } from './loop/policy.js';
 export { DeadlockError, formatTasks } from './loop/diagnostics.js';
 export type { TaskInfo } from './loop/diagnostics.js';
+export { startWatchdog, Watchdog } from './loop/watchdog.js';
+export type { StallReport, WatchdogOptions } from './loop/watchdog.js';
 
 // tasks
 export type { Coroutine, Yieldable, Awaitable, CoroutineFunction } from './tasks/coroutine.js';
