@@ -25,7 +25,7 @@ import { EventEmitter } from 'eventemitter3';
 import { performance } from 'node:perf_hooks';
 import { Handle, TimerHandle, type Runnable } from './handle.js';
 import { TimerHeap } from './timer-heap.js';
-import { realClock, type Clock } from './clock.js';
+import { realClock, type Clock, type Interleaver } from './clock.js';
 import { asyncEverUsed, asyncTaskContext, current } from './running.js';
 import { Future } from '../tasks/future.js';
 import { Task, type TaskBody } from '../tasks/task.js';
@@ -88,6 +88,7 @@ export class EventLoop {
   readonly _servers = new Set<Server>();
 
   readonly #clock: Clock;
+  readonly #interleave: Interleaver | null;
   /** The ready queue: a ring buffer (power-of-two capacity) read at #head, written at #tail.
    *  Indices only grow; a slot is cleared when read, so nothing run stays referenced. An array
    *  swapped and truncated per batch cost more than the callbacks in one-task batches. */
@@ -122,6 +123,7 @@ export class EventLoop {
 
   constructor(options: EventLoopOptions = {}) {
     this.#clock = options.clock ?? realClock;
+    this.#interleave = this.#clock._interleave ?? null;
     if (options.debug) this.#debug = true;
     if (this.#clock._attach) this.#detachClock = this.#clock._attach(() => this.#wakeUp());
   }
@@ -340,6 +342,7 @@ export class EventLoop {
         end = this.#tail;
         if (end === this.#head) return this.#idle();
         this.#batchEnd = end;
+        if (this.#interleave !== null) this.#interleaveBatch(end);
       }
       const n = end - this.#head;
       if (this.#debug) {
@@ -392,6 +395,18 @@ export class EventLoop {
         break;
       }
     }
+  }
+
+  /** Seeded or recording clock: reorder this batch's task steps, then note what will run. */
+  #interleaveBatch(end: number): void {
+    const il = this.#interleave!;
+    const batch: Array<Runnable | undefined> = [];
+    for (let i = this.#head; i < end; i++) batch.push(this.#ring[i & this.#mask]);
+    if (il.seeded) {
+      il.permute(batch, batch.length, isTask);
+      for (let i = this.#head, k = 0; i < end; i++, k++) this.#ring[i & this.#mask] = batch[k];
+    }
+    if (il.recording) for (const r of batch) il.record(r instanceof Task ? r.getName() : describeRunnable(r!));
   }
 
   /** Puts `r` back at the head of the ready queue (its slot resumes after a microtask drain). */
@@ -647,6 +662,10 @@ export class LeakError extends Error {
   }
 }
 LeakError.prototype.name = 'LeakError';
+
+function isTask(x: unknown): boolean {
+  return x instanceof Task;
+}
 
 function asyncUsed(): boolean {
   return asyncEverUsed.value;
