@@ -38,10 +38,15 @@ export class Event {
     return this.#flag;
   }
 
+  toString(): string {
+    return `<gevent Event ${this.#flag ? 'set' : 'unset'}>`;
+  }
+
   /** gevent: `Event.wait(timeout=None)`: resolves to the flag (false on timeout). */
   wait(timeout?: number | null): Future<boolean> {
     const waiting = this.#waiters;
     const out = new BridgeFuture<boolean>(waiting.getLoop());
+    out._what = this;
     waitReady(waiting, timeout ?? null).addDoneCallback(() => { if (!out.done()) out._finish(this.#flag); });
     return out;
   }
@@ -99,10 +104,15 @@ export class AsyncResult<T = unknown> {
     return out;
   }
 
+  toString(): string {
+    return `<AsyncResult ${this.#fut.done() ? 'ready' : 'pending'}>`;
+  }
+
   /** gevent: `AsyncResult.wait(timeout=None)`: the value once ready (undefined on timeout or
    *  when an exception was set); never raises. */
   wait(timeout?: number | null): Future<T | undefined> {
     const out = new BridgeFuture<T | undefined>(this.#fut.getLoop());
+    out._what = this;
     waitReady(this.#fut, timeout ?? null).addDoneCallback(() => { if (!out.done()) out._finish(this.#value); });
     return out;
   }

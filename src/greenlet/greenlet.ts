@@ -48,6 +48,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
 
   constructor(body?: GreenletBody<T, any[]>, ...args: unknown[]) {
     this.#done = new SharedBridgeFuture<T>(hubLoop());
+    this.#done._what = this;
     this.#body = body ?? null;
     this.#args = args;
     this.#id = ++counter;
@@ -286,6 +287,7 @@ export function _setTimeoutFactory(f: (seconds: number) => unknown): void {
 export function waitReady(fut: Future<unknown>, timeout: number | null): BridgeFuture<boolean> {
   const loop = fut.getLoop();
   const out = new BridgeFuture<boolean>(loop);
+  out._what = fut;
   if (fut.done()) {
     out._finish(true);
     return out;

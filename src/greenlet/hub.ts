@@ -41,6 +41,16 @@ Full.prototype.name = 'Full';
 
 /** A Future that runs its loop while awaited from outside it (top-level `await`). */
 export class BridgeFuture<T> extends Future<T> {
+  /** @internal what a greenlet parked here waits for, for the task tree: a Future (described
+   *  in turn) or an object with a toString. */
+  _what: unknown = null;
+
+  override _describeWait(): string {
+    const w = this._what;
+    if (w === null) return super._describeWait();
+    return w instanceof Future ? w._describeWait() : String(w);
+  }
+
   override then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,

@@ -42,6 +42,7 @@ export class Semaphore {
     }
     const inner = this._sem.acquire();
     if (inner.done()) { out._finish(true); return out; }
+    out._what = inner;
     const timer = timeout === null ? null : loop.callLater(timeout, () => { if (inner.cancel()) out._finish(false); });
     inner.addDoneCallback(() => {
       timer?.cancel();

@@ -20,6 +20,7 @@ interface Opts { block?: boolean; timeout?: number | null }
 function bounded<T>(inner: Future<T>, timeout: number | null, onTimeout: () => unknown): BridgeFuture<T> {
   const loop = inner.getLoop();
   const out = new BridgeFuture<T>(loop);
+  out._what = inner;
   let timer: TimerHandle | null = null;
   inner.addDoneCallback(() => {
     timer?.cancel();

@@ -12,14 +12,16 @@
 // would fire on programs that merely wait for a slow peer.
 
 import type { EventLoop } from './event-loop.js';
+import { asyncTaskContext, current } from './running.js';
 import type { Future } from '../tasks/future.js';
 import type { Task } from '../tasks/task.js';
 
 /** One node of the task tree. Project only. */
 export interface TaskInfo {
   name: string;
-  /** 'waiting' (parked on a future), 'ready' (a step is queued or running), 'cancelling'. */
-  state: 'waiting' | 'ready' | 'cancelling';
+  /** 'running' (the step that asked), 'waiting' (parked on a future), 'ready' (a step is
+   *  queued), 'cancelling'. */
+  state: 'running' | 'waiting' | 'ready' | 'cancelling';
   /** What it waits on, in words (`sleep until t=12.000`, `<Lock [locked by Task-3] waiters=1>`). */
   waitingOn: string | null;
   /** The greenlet this task runs, if any. */
@@ -39,7 +41,7 @@ function describe(task: Task<unknown>): Omit<TaskInfo, 'children'> {
   const g = task._greenlet as { name?: string } | null;
   return {
     name: task.getName(),
-    state: task.cancelling() > 0 ? 'cancelling' : w === null ? 'ready' : 'waiting',
+    state: task.cancelling() > 0 ? 'cancelling' : w !== null ? 'waiting' : task === (current.task ?? asyncTaskContext.getStore()) ? 'running' : 'ready',
     waitingOn: w === null ? null : w._describeWait(),
     greenlet: g?.name ?? null,
     createdAt: task._createdAt ?? null,

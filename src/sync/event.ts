@@ -6,7 +6,7 @@ import { doneFuture, doneTrue, enqueue, type WaiterFuture } from './waiters.js';
 /** asyncio: `Event`. */
 export class Event {
   #set = false;
-  #waiters: WaiterFuture<true>[] = [];
+  #waiters: WaiterFuture<true>[] & { owner?: object } = this.#list();
 
   /** asyncio: `Event.is_set`. */
   isSet(): boolean {
@@ -18,7 +18,7 @@ export class Event {
     if (this.#set) return;
     this.#set = true;
     const waiters = this.#waiters;
-    this.#waiters = [];
+    this.#waiters = this.#list();
     for (const w of waiters) {
       w._list = null;
       w._finish(true);
@@ -34,6 +34,10 @@ export class Event {
   wait(): Future<true> {
     if (this.#set) return doneTrue();
     return enqueue<true>(this.#waiters);
+  }
+
+  #list(): WaiterFuture<true>[] & { owner?: object } {
+    return Object.assign([] as WaiterFuture<true>[], { owner: this });
   }
 
   toString(): string {

@@ -100,7 +100,8 @@ export class WaiterQueue<T = unknown> {
   }
 }
 
-type WaiterList = WaiterQueue<any> | WaiterFuture<any>[];
+/** A plain waiter array may name its owner for diagnostics (Event's does). */
+type WaiterList = WaiterQueue<any> | (WaiterFuture<any>[] & { owner?: object });
 
 export class WaiterFuture<T> extends Future<T> {
   /** @internal the list this waiter sits in while pending */ _list: WaiterList | null = null;
@@ -109,7 +110,7 @@ export class WaiterFuture<T> extends Future<T> {
 
   override _describeWait(): string {
     const list = this._list;
-    const owner = list instanceof WaiterQueue ? list.owner : null;
+    const owner = list === null ? null : list.owner ?? null;
     return owner === null ? 'a waiter list' : String(owner);
   }
 

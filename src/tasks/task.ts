@@ -18,6 +18,7 @@
 // cancels such a task at once and drops the promise's outcome (documented in docs/tasks.md).
 
 import type { EventLoop } from '../loop/event-loop.js';
+import { fileURLToPath } from 'node:url';
 import { asyncEverUsed, asyncTaskContext, current } from '../loop/running.js';
 import { Future, type Waiter } from './future.js';
 import { CancelledError, RuntimeError, type CancelReason } from './errors.js';
@@ -89,7 +90,7 @@ export class Task<T> extends Future<T> implements Waiter {
     this.#id = ++taskCounter;
     this.#name = name ?? null;
     this._parent = current.task ?? asyncTaskContext.getStore() ?? null;
-    this._createdAt = loop.getDebug() ? new Error().stack?.split('\n').slice(2, 6).join('\n') : undefined;
+    this._createdAt = loop.getDebug() ? creationSite() : undefined;
     loop._registerTask(this);
     loop._pushReady(this);
   }
@@ -400,3 +401,19 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 }
 (Task.prototype as { _shared: boolean })._shared = true;
+
+/** Tulip's own source folder (src/ under tsx, dist/src/ when built): its frames are skipped. */
+const LIBRARY_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** The first frames of the stack outside Tulip and Node's internals: where user code created the
+ *  task (debug mode only; a stack capture costs microseconds). */
+function creationSite(): string | undefined {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 30;
+  const stack = new Error().stack;
+  Error.stackTraceLimit = limit;
+  if (stack === undefined) return undefined;
+  const frames = stack.split('\n').slice(1).map((l) => l.trim())
+    .filter((l) => !l.includes(LIBRARY_DIR) && !l.includes('(node:') && !l.startsWith('at node:'));
+  return frames.length === 0 ? undefined : frames.slice(0, 4).join('\n');
+}

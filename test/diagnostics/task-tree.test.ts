@@ -93,3 +93,19 @@ test('run(main, { dumpOnSignal }) prints the task tree on that signal (child pro
   t.regex(r.stderr, /main \[waiting\] waits on sleep until/);
   t.regex(r.stderr, /└─ napper \[waiting\] waits on sleep until/);
 });
+
+test('examples/diagnostics/tour.ts prints each report the docs quote (child process)', (t) => {
+  const r = spawnSync(process.execPath, ['--import=tsx', 'examples/diagnostics/tour.ts'], { encoding: 'utf8', timeout: 60_000 });
+  t.is(r.status, 0, r.stderr);
+  const out = r.stdout;
+  t.regex(out, /^main \[running\]\n {2}created at .*examples\/diagnostics\/tour\.ts:\d+:\d+\)$/m);
+  t.regex(out, /├─ reader \[waiting\] waits on <Lock \[locked by writer\] waiters=1>/);
+  t.regex(out, /└─ Task-\d+ \(greenlet Greenlet-\d+\) \[waiting\] waits on <gevent Event unset>/);
+  t.regex(out, /DeadlockError: deadlock: wait-for cycle transfer-1 -> transfer-2 -> transfer-1/);
+  t.regex(out, /task forgotten-listener still pending, waiting on <Event \[unset\] waiters=1>, created at .*tour\.ts/);
+  t.regex(out, /slow request: \{"kind":"timeout","deadline":2\}/);
+  t.regex(out, /sibling: \{"kind":"sibling-failed","error":"Error: upstream refused"\}/);
+  t.regex(out, /user-cancelled: \{"kind":"user","message":"operator asked"\}/);
+  t.regex(out, /seed \d+ fails; replayed: fails again, same trace: true/);
+  t.regex(r.stderr, /tulip watchdog: main thread blocked for 0\.\d+ s in report-builder\n {4}at checksumEverything \(/);
+});
