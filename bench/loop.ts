@@ -2,13 +2,23 @@
 // ../shared/bench/peers/loop_asyncio.py, same names and sizes, so `bench/run.mjs` can put them
 // beside Python asyncio, uvloop, Effection and bare Node from one run. Generator tasks unless
 // the case name ends in `_async` (async-function tasks, which pay for AsyncLocalStorage).
-// Usage: node --expose-gc dist/bench/loop.js [--n N]
+// Usage: node --expose-gc dist/bench/loop.js [--n N] [--debug] [--sites first|each] [--watchdog]
 import { parseArgs } from 'node:util';
 import {
-  EventLoop, Event, Lock, Queue, createTask, gather, sleep, type Coroutine, type Future,
+  EventLoop, Event, Lock, Queue, createTask, gather, sleep, startWatchdog, type Coroutine, type Future,
 } from '../src/index.js';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200000' }, only: { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: {
+  n: { type: 'string', default: '200000' }, only: { type: 'string', default: '' },
+  // --debug: the loop's debug mode (creation sites for the task tree, slow-callback timing).
+  debug: { type: 'boolean', default: false },
+  // --sites first: creation sites once per coroutine function (the task tree's cheap mode).
+  sites: { type: 'string', default: 'off' },
+  // --watchdog: startWatchdog({ threshold: 0.5 }) running through the cases.
+  watchdog: { type: 'boolean', default: false },
+} });
+const watchdog = values.watchdog ? startWatchdog({ threshold: 0.5 }) : null;
+if (watchdog !== null) await watchdog.ready;
 const N = Number(values.n);
 const now = (): number => performance.now() / 1000;
 const emit = (c: string, n: number, seconds: number, extra: Record<string, unknown> = {}): void => {
@@ -141,7 +151,7 @@ function* lockContention(tasksCount: number, rounds: number): Coroutine<void> {
 
 const only = values.only ? new RegExp(values.only) : null;
 const want = (name: string): boolean => only === null || only.test(name);
-const loop = new EventLoop();
+const loop = new EventLoop({ debug: values.debug, creationSites: values.sites as 'off' | 'first' | 'each' });
 await loop.runUntilComplete(function* (): Coroutine<void> {
   if (want('pingpong_queue')) yield* pingpongQueue(N);
   if (want('pingpong_future')) yield* pingpongFuture(loop, N);
@@ -153,3 +163,4 @@ await loop.runUntilComplete(function* (): Coroutine<void> {
 }());
 if (want('pingpong_future_async')) await loop.runUntilComplete(() => pingpongFutureAsync(loop, N));
 loop.close();
+watchdog?.stop();

@@ -3,7 +3,7 @@
 
 // loop
 export { EventLoop, LeakError } from './loop/event-loop.js';
-export type { ExceptionContext, ExceptionHandler, LoopEvents, EventLoopOptions } from './loop/event-loop.js';
+export type { ExceptionContext, ExceptionHandler, LoopEvents, EventLoopOptions, CreationSites } from './loop/event-loop.js';
 export { Handle, TimerHandle } from './loop/handle.js';
 export { VirtualClock, realClock } from './loop/clock.js';
 export type { Clock } from './loop/clock.js';
@@ -53,6 +53,7 @@ export { Server } from './loop/server.js';
 export { DatagramProtocol, DatagramTransport } from './loop/datagram.js';
 export type { DatagramOptions } from './loop/datagram.js';
 export type { ConnectOptions, ServeOptions } from './loop/server.js';
+export type { StartTlsOptions } from './loop/start-tls.js';
 export { StreamReader } from './streams/stream-reader.js';
 export { StreamWriter } from './streams/stream-writer.js';
 export { openConnection, openUnixConnection, startServer, startUnixServer } from './streams/open-connection.js';

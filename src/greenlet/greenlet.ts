@@ -125,7 +125,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
     const loop = this.#done.getLoop();
     const target = this.run === Greenlet.prototype.run ? this.#body : this.run;
     const plain = target !== null && !isGeneratorFunction(target) && !isAsyncFunction(target);
-    const task = loop.createTask<T>(this.#taskBody(target), { name: this.#name ?? undefined, _plain: plain });
+    const task = loop.createTask<T>(this.#taskBody(target), { name: this.#name ?? undefined, _plain: plain, _siteKey: target ?? undefined });
     task._interruptible = true;
     task._greenlet = this;
     this.#task = task;

@@ -56,6 +56,10 @@ export class Server {
       this.#transports.delete(lost);
       this.#maybeWake();
     };
+    t._onReplace = (old, next) => {
+      this.#transports.delete(old);
+      this._attach(next);
+    };
   }
 
   /** @internal */

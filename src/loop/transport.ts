@@ -59,9 +59,11 @@ export class Transport {
   #countedClosing = false;
   /** @internal called once the connection is lost (servers track their transports) */
   _onLost: ((t: Transport) => void) | null = null;
+  /** @internal called when startTls replaces this transport (servers track the new one) */
+  _onReplace: ((old: Transport, next: Transport) => void) | null = null;
 
-  /** @internal */
-  constructor(loop: EventLoop, socket: net.Socket, protocol: Protocol) {
+  /** @internal `made: false` skips connectionMade (a transport that replaces another). */
+  constructor(loop: EventLoop, socket: net.Socket, protocol: Protocol, made = true) {
     this.#loop = loop;
     this.#socket = socket;
     this.#protocol = protocol;
@@ -71,7 +73,29 @@ export class Transport {
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
     loop._ioOpen++;
-    loop.callSoon(this.#made);
+    if (made) loop.callSoon(this.#made);
+  }
+
+  /** @internal startTls: hands the socket over; this transport ends without connectionLost. */
+  _detach(): net.Socket {
+    const socket = this.#socket;
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    socket.off('drain', this.#onDrain);
+    if (!this.#lost) {
+      this.#lost = true;
+      this.#closing = true;
+      this.#loop._ioOpen--;
+      if (this.#countedClosing) this.#loop._ioClosing--;
+    }
+    return socket;
+  }
+
+  /** @internal the socket is gone or going (startTls refuses such a transport). */
+  get _unusable(): boolean {
+    return this.#closing || this.#lost || this.#socket.destroyed;
   }
 
   readonly #made = (): void => {

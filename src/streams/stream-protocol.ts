@@ -113,6 +113,18 @@ export class StreamReaderProtocol extends Protocol {
     for (const w of waiters) if (!w.done()) w._finish(undefined);
   }
 
+  /** @internal startTls: a server's connection upgrades as the server side. */
+  get _serverSide(): boolean {
+    return this.#clientConnected !== null;
+  }
+
+  /** @internal startTls: the TLS transport takes over. */
+  _replaceTransport(t: Transport): void {
+    this.#transport = t;
+    this.#reader._setTransport(t);
+    this.#paused = false;
+  }
+
   /** @internal */
   _writePaused(): boolean {
     return this.#paused;

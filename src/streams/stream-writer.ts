@@ -6,24 +6,60 @@
 // ConnectionResetError-like `Error('Connection lost')` when the peer closed cleanly).
 
 import type { Transport } from '../loop/transport.js';
+import type { StartTlsOptions } from '../loop/start-tls.js';
 import { Future } from '../tasks/future.js';
 import type { StreamReader } from './stream-reader.js';
 import type { StreamReaderProtocol } from './stream-protocol.js';
 
 /** asyncio: `StreamWriter`. */
 export class StreamWriter {
-  readonly transport: Transport;
+  #transport: Transport;
   readonly #protocol: StreamReaderProtocol;
   readonly #reader: StreamReader | null;
   readonly #ready: Future<void>;
 
   /** @internal */
   constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null) {
-    this.transport = transport;
+    this.#transport = transport;
     this.#protocol = protocol;
     this.#reader = reader;
     this.#ready = new Future<void>(protocol._loop);
     this.#ready._finish(undefined);
+  }
+
+  /** asyncio: `StreamWriter.transport` (a new one after startTls). */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** asyncio: `StreamWriter.start_tls` (3.11). Upgrades the connection to TLS in place: the same
+   *  reader and writer then carry encrypted bytes. A server's connection upgrades as the server
+   *  side (pass key and cert); a client's as the client (pass ca, serverHostname...). Buffered
+   *  writes are flushed first (drain), as asyncio does. */
+  startTls(options: StartTlsOptions = {}): Future<void> {
+    const loop = this.#protocol._loop;
+    const out = new Future<void>(loop);
+    const upgrade = (): void => {
+      const f = loop.startTls(this.#transport, this.#protocol, { serverSide: this.#protocol._serverSide, ...options });
+      f.addDoneCallback(() => {
+        if (f.cancelled() || out.done()) return;
+        const error = f.exception();
+        if (error !== null) return out._fail(error);
+        this.#transport = f.result();
+        this.#protocol._replaceTransport(this.#transport);
+        out._finish(undefined);
+      });
+      out.addDoneCallback(() => { if (out.cancelled()) f.cancel(); });
+    };
+    const drained = this.drain();
+    if (drained.done() && drained.exception() === null) upgrade();
+    else drained.addDoneCallback(() => {
+      if (out.done()) return;
+      const error = drained.exception();
+      if (error !== null) out._fail(error);
+      else upgrade();
+    });
+    return out;
   }
 
   /** asyncio: `StreamWriter.write`. */

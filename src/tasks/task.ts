@@ -61,7 +61,7 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal where it was created (debug mode only). */ readonly _createdAt: string | undefined;
 
   /** @internal */
-  constructor(body: TaskBody<T>, loop: EventLoop, name?: string, plain = false) {
+  constructor(body: TaskBody<T>, loop: EventLoop, name?: string, plain = false, siteKey?: object) {
     super(loop);
     if (isGenerator(body)) {
       this.#kind = GENERATOR;
@@ -90,7 +90,7 @@ export class Task<T> extends Future<T> implements Waiter {
     this.#id = ++taskCounter;
     this.#name = name ?? null;
     this._parent = current.task ?? asyncTaskContext.getStore() ?? null;
-    this._createdAt = loop.getDebug() ? creationSite() : undefined;
+    this._createdAt = loop._sites === 0 ? undefined : loop._sites === 2 ? creationSite() : firstSite(siteKey ?? siteKeyOf(body));
     loop._registerTask(this);
     loop._pushReady(this);
   }
@@ -416,4 +416,21 @@ function creationSite(): string | undefined {
   const frames = stack.split('\n').slice(1).map((l) => l.trim())
     .filter((l) => !l.includes(LIBRARY_DIR) && !l.includes('(node:') && !l.startsWith('at node:'));
   return frames.length === 0 ? undefined : frames.slice(0, 4).join('\n');
+}
+
+const firstSites = new WeakMap<object, string | undefined>();
+
+/** 'first' mode: what identifies "the same coroutine function": a generator object's prototype
+ *  is its function's `prototype`, shared by every call; a function is itself. */
+function siteKeyOf(body: unknown): object | null {
+  if (isGenerator(body)) return Object.getPrototypeOf(body) as object;
+  return typeof body === 'function' ? body : null;
+}
+
+/** The creation site of the first task made from `key`, captured once. */
+function firstSite(key: object | null): string | undefined {
+  if (key === null) return creationSite();
+  let site = firstSites.get(key);
+  if (site === undefined && !firstSites.has(key)) firstSites.set(key, (site = creationSite()));
+  return site;
 }

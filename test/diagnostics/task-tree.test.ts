@@ -41,6 +41,38 @@ test('dumpTasks: a tree by creator, with what each task waits on (sleep, lock ho
   t.is(formatTasks([]), '');
 });
 
+test("creationSites: 'first' records one site per coroutine function, 'each' one per task, 'off' none", async (t) => {
+  const sites = async (mode: 'off' | 'first' | 'each'): Promise<Array<string | null>> => {
+    const loop = new EventLoop({ creationSites: mode });
+    const out: Array<string | null> = [];
+    await loop.runUntilComplete(function* (): Coroutine<void> {
+      function* job(): Coroutine<void> { yield; }
+      const a = createTask(job(), { name: 'a' });
+      const b = createTask(job(), { name: 'b' }); // a second call site, same function
+      const c = createTask(function* other() { yield; }(), { name: 'c' });
+      const tree = loop.dumpTasks().flatMap((n) => [n, ...n.children]);
+      for (const name of ['a', 'b', 'c']) out.push(tree.find((n) => n.name === name)!.createdAt);
+      yield* a; yield* b; yield* c;
+    });
+    loop.close();
+    return out;
+  };
+  const first = await sites('first');
+  t.regex(first[0]!, /task-tree\.test\.ts:\d+:\d+/);
+  t.is(first[1], first[0], 'the first site of job() stands for every job() task');
+  t.not(first[2], first[0]);
+  const each = await sites('each');
+  t.not(each[1], each[0]);
+  t.regex(each[1]!, /task-tree\.test\.ts/);
+  t.deepEqual(await sites('off'), [null, null, null]);
+  const loop = new EventLoop({ debug: true, creationSites: 'first' });
+  t.is(loop._sites, 2, 'debug mode captures each');
+  loop.setDebug(false);
+  t.is(loop._sites, 1);
+  t.throws(() => loop.setCreationSites('all' as 'each'), { instanceOf: TypeError });
+  loop.close();
+});
+
 const child = (code: string) => spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20000 });
 
 test('a main task waiting on a future nothing can complete raises DeadlockError (child process)', (t) => {

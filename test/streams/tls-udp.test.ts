@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import {
-  EventLoop, startServer, openConnection, waitFor, DatagramProtocol, type DatagramTransport, type Coroutine,
+  EventLoop, VirtualClock, startServer, openConnection, waitFor, DatagramProtocol, type DatagramTransport, type Coroutine,
 } from '../../src/index.js';
 
 function selfSigned(): { key: string; cert: string } | null {
@@ -15,6 +15,86 @@ function selfSigned(): { key: string; cert: string } | null {
   if (r.status !== 0) return null;
   return { key: fs.readFileSync(`${dir}/k.pem`, 'utf8'), cert: fs.readFileSync(`${dir}/c.pem`, 'utf8') };
 }
+
+test('startTls: STARTTLS upgrades a plain connection in place on both sides; a bad certificate fails the upgrade', async (t) => {
+  const pair = selfSigned();
+  if (pair === null) return t.fail('openssl is needed to generate the test certificate');
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, c) => { reports.push(`${c.message}: ${(c.exception as NodeJS.ErrnoException).code}`); });
+  const got = await loop.runUntilComplete(function* (): Coroutine<unknown[]> {
+    return yield* waitFor(function* (): Coroutine<unknown[]> {
+      const serverSaw: string[] = [];
+      const server = yield* startServer(function* (r, w): Coroutine<void> {
+        serverSaw.push((yield* r.readLine()).toString().trim());
+        w.write('GO\n');
+        yield* w.startTls({ key: pair.key, cert: pair.cert });
+        serverSaw.push(`tls ${(w.getExtraInfo('cipher') as { version: string }).version}`);
+        const line = (yield* r.readLine()).toString();
+        w.write(line.toUpperCase());
+        yield* w.drain();
+        w.close();
+      }, '127.0.0.1', 0);
+      const port = server.sockets[0]!.port;
+      const [r, w] = yield* openConnection('127.0.0.1', port);
+      const plainTransport = w.transport;
+      t.is(w.getExtraInfo('peercert', 'none'), 'none');
+      w.write('STARTTLS\n');
+      const go = (yield* r.readLine()).toString();
+      yield* w.startTls({ ca: pair.cert, serverHostname: 'localhost' });
+      t.not(w.transport, plainTransport);
+      t.true(plainTransport.isClosing(), 'the plain transport handed its socket over');
+      const cn = (w.getExtraInfo('peercert') as { subject: { CN: string } }).subject.CN;
+      w.write('hello over tls\n');
+      const answer = (yield* r.readLine()).toString();
+      t.is(server.connectionCount, 1, 'the server tracks the upgraded connection');
+      const atEnd = (yield* r.read()).length;
+      w.close();
+      yield* w.waitClosed();
+
+      // A client that does not trust the certificate: the upgrade fails, the connection is gone.
+      const [r2, w2] = yield* openConnection('127.0.0.1', port);
+      w2.write('STARTTLS\n');
+      yield* r2.readLine();
+      const refused = yield* (function* () {
+        try { yield* w2.startTls({ serverHostname: 'localhost' }); return 'upgraded'; }
+        catch (e) { return (e as NodeJS.ErrnoException).code ?? String(e); }
+      })();
+      server.close();
+      server.abortClients();
+      yield* server.waitClosed();
+      return [go, cn, answer, atEnd, serverSaw, refused];
+    }(), 20);
+  }());
+  loop.close();
+  t.deepEqual(got, ['GO\n', 'localhost', 'HELLO OVER TLS\n', 0, ['STARTTLS', 'tls TLSv1.3', 'STARTTLS'], 'DEPTH_ZERO_SELF_SIGNED_CERT']);
+  t.is(reports.length, 1, 'the server side of the failed upgrade is reported once');
+  t.regex(reports[0]!, /^Unhandled exception in client_connected_cb: (ECONNRESET|ERR_SSL_\w+)$/);
+});
+
+test('startTls: a peer that never answers the handshake fails it with TimeoutError (virtual clock); a closing transport is refused', async (t) => {
+  const loop = new EventLoop({ clock: new VirtualClock({ autoJump: true }) });
+  const got = await loop.runUntilComplete(function* (): Coroutine<unknown[]> {
+    const server = yield* startServer(function* (r): Coroutine<void> { yield* r.read(); }, '127.0.0.1', 0);
+    const [, w] = yield* openConnection('127.0.0.1', server.sockets[0]!.port);
+    const t0 = loop.time();
+    const e = yield* (function* () {
+      try { yield* w.startTls({ serverHostname: 'localhost', handshakeTimeout: 5 }); return null; } catch (err) { return err as Error; }
+    })();
+    const waited = loop.time() - t0;
+    const [, w2] = yield* openConnection('127.0.0.1', server.sockets[0]!.port);
+    w2.close();
+    const e2 = yield* (function* () {
+      try { yield* loop.startTls(w2.transport, w2.transport.getProtocol()); return null; } catch (err) { return err as Error; }
+    })();
+    server.close();
+    server.abortClients();
+    yield* server.waitClosed();
+    return [e?.name, waited, e2?.name];
+  }());
+  loop.close();
+  t.deepEqual(got, ['TimeoutError', 5, 'RuntimeError']);
+});
 
 test('TLS: startServer and openConnection with ssl options, a certificate the test generates', async (t) => {
   const pair = selfSigned();
