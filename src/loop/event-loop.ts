@@ -95,6 +95,9 @@ export class EventLoop {
   _ioOpen = 0;
   /** @internal Of those, transports already closing (not leaks: they are on their way out). */
   _ioClosing = 0;
+  /** @internal Futures that failed and whose exception nobody retrieved yet (weakly held: an
+   *  unreachable one is reported when collected, see future.ts). */
+  readonly _unretrieved = new Set<WeakRef<Future<unknown>>>();
   /** @internal Servers accepting connections (run()'s graceful shutdown closes them). */
   readonly _servers = new Set<Server>();
 
@@ -289,7 +292,8 @@ export class EventLoop {
   close(options: { strict?: boolean } = {}): void {
     if (this.#running) throw new RuntimeError('Cannot close a running event loop');
     if (this.#closed) return;
-    const leaks = this.#leaks();
+    const leaks = this._leaks();
+    for (const ref of [...this._unretrieved]) ref.deref()?._markRetrieved();
     this.#closed = true;
     this.#ring = [undefined];
     this.#mask = 0;
@@ -306,7 +310,8 @@ export class EventLoop {
     this.callExceptionHandler({ message: error.message, exception: error });
   }
 
-  #leaks(): string[] {
+  /** @internal What close({ strict }) reports, one line each. */
+  _leaks(): string[] {
     const leaks: string[] = [];
     for (const t of this.#tasks) {
       const w = t._waitingOn;
@@ -316,6 +321,13 @@ export class EventLoop {
     if (timers > 0) leaks.push(`${timers} timer${timers === 1 ? '' : 's'} still armed`);
     const open = this._ioOpen - this._ioClosing;
     if (open > 0) leaks.push(`${open} transport${open === 1 ? '' : 's'}, server${open === 1 ? '' : 's'} or subprocess${open === 1 ? '' : 'es'} still open`);
+    for (const ref of this._unretrieved) {
+      const f = ref.deref();
+      if (f === undefined) continue;
+      const error = f._peekState().error;
+      const site = f instanceof Task && f._createdAt ? `, created ${f._createdAt.trim().split('\n')[0]!.trim()}` : '';
+      leaks.push(`${f._kind()} ${f instanceof Task ? f.getName() + ' ' : ''}failed and nobody retrieved its exception: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${site}`);
+    }
     return leaks;
   }
 

@@ -13,7 +13,7 @@
 // run owns SIGINT while it runs (loaders such as tsx add listeners of their own).
 
 import { constants } from 'node:os';
-import { EventLoop } from './event-loop.js';
+import { EventLoop, LeakError } from './event-loop.js';
 import type { TimerHandle } from './handle.js';
 import type { Clock } from './clock.js';
 import { hooks } from './running.js';
@@ -48,6 +48,10 @@ export interface RunOptions {
   grace?: number;
   /** Project only: the signals that shut main down (default `['SIGINT']`). */
   signals?: NodeJS.Signals[];
+  /** Project only, for tests: once main is done, anything left behind — tasks still pending,
+   *  timers armed, transports, servers or subprocesses open, failed futures whose exception
+   *  nobody retrieved — makes run reject with a LeakError listing it (after cleaning it up). */
+  strict?: boolean;
 }
 
 /** asyncio: `run`. Runs `main` (a coroutine, a promise, or a function returning either) on a new
@@ -80,8 +84,11 @@ export async function run<T>(main: Awaitable<T> | (() => Coroutine<T> | PromiseL
   for (const [sig, listener] of listeners) process.on(sig, listener);
   const dump = (): void => { process.stderr.write(`${loop.formatTasks()}\n`); };
   if (options.dumpOnSignal !== undefined) process.on(options.dumpOnSignal, dump);
+  let leaks: string[] = [];
   try {
-    return await loop.runUntilComplete(task);
+    const result = await loop.runUntilComplete(task);
+    if (options.strict) leaks = loop._leaks();
+    return result;
   } catch (error) {
     if (interrupted !== null && error instanceof CancelledError) throw new KeyboardInterrupt(interrupted);
     throw error;
@@ -91,9 +98,14 @@ export async function run<T>(main: Awaitable<T> | (() => Coroutine<T> | PromiseL
     } finally {
       for (const [sig, listener] of listeners) process.off(sig, listener);
       if (options.dumpOnSignal !== undefined) process.off(options.dumpOnSignal, dump);
-      loop.close();
+      if (options.strict) {
+        try { loop.close({ strict: true }); } catch (e) { if (!(e instanceof LeakError)) throw e; } // listed below
+      } else {
+        loop.close();
+      }
       if (defaultLoop === loop) defaultLoop = previous;
     }
+    if (leaks.length > 0) throw new LeakError(leaks); // a finally that throws replaces main's result
   }
 }
 

@@ -33,11 +33,12 @@ export interface Waiter {
   _wake(fut: Future<unknown>): void;
 }
 
-interface Unretrieved { loop: EventLoop; error: unknown; what: string }
+interface Unretrieved { loop: EventLoop; error: unknown; what: string; ref: WeakRef<Future<unknown>> }
 const YIELD_RESULT: IteratorYieldResult<Yieldable> = { value: undefined, done: false };
 const RETURN_RESULT: IteratorReturnResult<unknown> = { value: undefined, done: true };
 
 const unretrieved = new FinalizationRegistry<Unretrieved>((held) => {
+  held.loop._unretrieved.delete(held.ref);
   held.loop.callExceptionHandler({ message: `${held.what} exception was never retrieved`, exception: held.error });
 });
 
@@ -69,8 +70,9 @@ export class Future<T> implements PromiseLike<T> {
   #promise: Promise<T> | null = null;
   /** Where _run resumes after a microtask drain. */
   #cbIndex = 0;
-  /** A FinalizationRegistry entry exists for an unretrieved exception. */
-  #reportable = false;
+  /** Set while an exception nobody retrieved is pending report: the entry in the loop's
+   *  `_unretrieved` set (close({ strict }) lists them) and in the FinalizationRegistry. */
+  #reportable: WeakRef<Future<unknown>> | null = null;
 
   constructor(loop?: EventLoop) {
     this._loop = loop ?? getEventLoop();
@@ -251,8 +253,10 @@ export class Future<T> implements PromiseLike<T> {
       // V8 keeps the receivers of captured stack frames (this task among them) until `stack` is
       // formatted; the registry holds the error, so format it now or the future is never freed.
       if (error instanceof Error) void error.stack;
-      this.#reportable = true;
-      unretrieved.register(this, { loop: this._loop, error, what: this._kind() }, this);
+      const ref = new WeakRef<Future<unknown>>(this);
+      this.#reportable = ref;
+      this._loop._unretrieved.add(ref);
+      unretrieved.register(this, { loop: this._loop, error, what: this._kind(), ref }, this);
     }
     this.#schedule();
   }
@@ -346,6 +350,11 @@ export class Future<T> implements PromiseLike<T> {
     }
   }
 
+  /** @internal the loop's leak report has listed it: no second report at GC */
+  _markRetrieved(): void {
+    this.#retrieved();
+  }
+
   /** @internal for "Task exception was never retrieved" */
   _kind(): string {
     return 'Future';
@@ -358,8 +367,10 @@ export class Future<T> implements PromiseLike<T> {
   }
 
   #retrieved(): void {
-    if (this.#reportable) {
-      this.#reportable = false;
+    const ref = this.#reportable;
+    if (ref !== null) {
+      this.#reportable = null;
+      this._loop._unretrieved.delete(ref);
       unretrieved.unregister(this);
     }
   }

@@ -30,6 +30,38 @@ test('close({ strict: true }) lists what was left behind; without strict it is o
   t.regex(other.reports[0]!, /^the loop was closed with 1 thing left behind:\n  1 timer still armed/);
 });
 
+test('close({ strict }) lists failed futures nobody retrieved; run(main, { strict }) is the test helper', async (t) => {
+  const fx = makeLoop({ debug: true });
+  let kept!: Future<void>;
+  await fx.loop.runUntilComplete(function* () {
+    kept = fx.loop.createFuture<void>();
+    kept.setException(new RangeError('lost failure'));
+    const seen = fx.loop.createFuture<void>();
+    seen.setException(new Error('retrieved'));
+    t.is(seen.exception()!.message, 'retrieved');
+    const failedTask = createTask(function* () { yield; throw new TypeError('task failure'); }(), { name: 'dropper' });
+    yield* sleep(1);
+    t.true(failedTask.done());
+  }());
+  const e = t.throws(() => fx.loop.close({ strict: true }), { instanceOf: LeakError })!;
+  t.deepEqual(e.leaks.map((l) => l.replace(/, created .*/, ', created …')), [
+    'Future failed and nobody retrieved its exception: RangeError: lost failure',
+    'Task dropper failed and nobody retrieved its exception: TypeError: task failure, created …',
+  ]);
+  t.is(kept.exception()!.message, 'lost failure');
+
+  const { run, VirtualClock } = await import('../../src/index.js');
+  t.is(await run(function* () { yield* sleep(5); return 'clean'; }, { strict: true, clock: new VirtualClock({ autoJump: true }) }), 'clean');
+  const leak = await t.throwsAsync(run(function* () {
+    createTask(function* () { yield* sleep(60); }(), { name: 'background' });
+    yield* sleep(1);
+    return 'leaky';
+  }, { strict: true, clock: new VirtualClock({ autoJump: true }) }), { instanceOf: LeakError });
+  t.regex(leak!.leaks.join('\n'), /task background still pending, waiting on sleep until t=60\.000/);
+  t.regex(leak!.leaks.join('\n'), /1 timer still armed/);
+  await t.throwsAsync(run(function* () { yield; throw new Error('main failed'); }, { strict: true }), { message: 'main failed' });
+});
+
 test('cancel(msg) carries reason { kind: "user", message }', async (t) => {
   await runVirtual(t, function* () {
     const task = createTask(function* () { yield* sleep(10); }());
