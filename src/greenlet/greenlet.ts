@@ -38,7 +38,8 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   #state: State = 'new';
   #task: Task<T> | null = null;
   #later: TimerHandle | null = null;
-  #links: Array<{ cb: Link<T>; when: 'any' | 'value' | 'exception' }> = [];
+  /** Made on the first link (most greenlets are only joined). */
+  #links: Array<{ cb: Link<T>; when: 'any' | 'value' | 'exception' }> | null = null;
   #value: T | undefined = undefined;
   #exception: unknown = null;
   #name: string | null = null;
@@ -129,7 +130,6 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
     task._interruptible = true;
     task._greenlet = this;
     this.#task = task;
-    task.addDoneCallback(() => this.#taskDone(task));
   }
 
   #taskBody(target: ((...a: any[]) => unknown) | null): TaskBody<T> {
@@ -139,7 +139,10 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
     return (): T => fn(...args) as T; // a plain body's task skips AsyncLocalStorage (see #launch)
   }
 
-  #taskDone(task: Task<T>): void {
+  /** @internal Called by the task the moment it is done (a Timeout's inner task shares the
+   *  greenlet, so only our own task counts). */
+  _taskDone(task: Task<T>): void {
+    if (task !== this.#task) return;
     if (task.cancelled()) this.#die(undefined, task._cancelledError());
     else {
       const error = task.exception();
@@ -167,10 +170,10 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
       const silent = (error as { silent?: boolean } | null)?.silent === true;
       if (!silent) done.getLoop().callExceptionHandler({ message: `${this.name} failed with ${(error as Error)?.name ?? String(error)}`, exception: error, greenlet: this });
     }
-    const ok = this.#exception === null;
-    for (const { cb, when } of this.#links.splice(0)) {
-      if (when === 'any' || (when === 'value') === ok) done.getLoop().callSoon(cb, this);
-    }
+    const links = this.#links;
+    this.#links = null;
+    // One loop callback runs them all, in the order linked (gevent's _notify_links).
+    if (links !== null && links.length > 0) done.getLoop().callSoon(notifyLinks, this, links);
   }
 
   /** gevent: `Greenlet.join(timeout)`. Resolves to true once dead, false if the timeout passed
@@ -236,12 +239,14 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
 
   /** gevent: `Greenlet.unlink`. */
   unlink(cb: Link<T>): void {
-    this.#links = this.#links.filter((l) => l.cb !== cb);
+    const links = this.#links;
+    if (links === null) return;
+    for (let i = links.length - 1; i >= 0; i--) if (links[i]!.cb === cb) links.splice(i, 1);
   }
 
   #addLink(cb: Link<T>, when: 'any' | 'value' | 'exception'): void {
     if (this.#state !== 'dead') {
-      this.#links.push({ cb, when });
+      (this.#links ??= []).push({ cb, when });
       return;
     }
     const ok = this.#exception === null;
@@ -273,6 +278,19 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   /** gevent: `Greenlet.spawn` (classmethod). */
   static spawn<T, A extends unknown[]>(fn: GreenletBody<T, A>, ...args: A): Greenlet<T> {
     return new Greenlet<T>(fn as GreenletBody<T, any[]>, ...args).start();
+  }
+}
+
+/** Runs a dead greenlet's links; one that throws is reported and the rest still run. */
+function notifyLinks<T>(g: Greenlet<T>, links: Array<{ cb: Link<T>; when: 'any' | 'value' | 'exception' }>): void {
+  const ok = g.successful();
+  for (const { cb, when } of links) {
+    if (when !== 'any' && (when === 'value') !== ok) continue;
+    try {
+      cb(g);
+    } catch (error) {
+      g._future.getLoop().callExceptionHandler({ message: `Exception in a link of ${g}`, exception: error });
+    }
   }
 }
 

@@ -43,7 +43,12 @@ Full.prototype.name = 'Full';
 export class BridgeFuture<T> extends Future<T> {
   /** @internal what a greenlet parked here waits for, for the task tree: a Future (described
    *  in turn) or an object with a toString. */
-  _what: unknown = null;
+  declare _what: unknown;
+
+  constructor(loop?: EventLoop) {
+    super(loop); // assigned here, not by a field initializer (see Future)
+    this._what = null;
+  }
 
   override _describeWait(): string {
     const w = this._what;

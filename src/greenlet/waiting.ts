@@ -7,8 +7,7 @@
 
 import type { TimerHandle } from '../loop/handle.js';
 import { Future } from '../tasks/future.js';
-import { sleep as tulipSleep } from '../tasks/sleep.js';
-import { copyOutcome } from '../tasks/chain.js';
+import { sleepFutureOf, sleepOn } from '../tasks/sleep.js';
 import type { Coroutine } from '../tasks/coroutine.js';
 import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
 import { Greenlet } from './greenlet.js';
@@ -91,12 +90,10 @@ export function killall(greenlets: Iterable<Greenlet<any>>, options: { exception
 
 /** gevent: `gevent.sleep(seconds=0)`. Zero gives the other greenlets one turn. */
 export function sleep(seconds = 0): Future<void> {
-  const inner = tulipSleep(seconds);
-  const out = new BridgeFuture<void>(inner.getLoop());
-  inner.addDoneCallback(() => copyOutcome(inner, out));
-  out.addDoneCallback(() => { if (out.cancelled()) inner.cancel(); });
-  return out;
+  return sleepOn(BridgeSleepFuture, seconds);
 }
+
+const BridgeSleepFuture = sleepFutureOf(BridgeFuture);
 
 /** gevent: `gevent.idle()`: resolves once nothing else is ready to run. */
 export function idle(): Future<void> {

@@ -104,9 +104,16 @@ export class WaiterQueue<T = unknown> {
 type WaiterList = WaiterQueue<any> | (WaiterFuture<any>[] & { owner?: object });
 
 export class WaiterFuture<T> extends Future<T> {
-  /** @internal the list this waiter sits in while pending */ _list: WaiterList | null = null;
-  /** @internal what a putter carries */ _item: unknown = undefined;
-  /** @internal the task that asked; set by Lock only (its next holder, for diagnostics) */ _by: Task<unknown> | null = null;
+  /** @internal the list this waiter sits in while pending */ declare _list: WaiterList | null;
+  /** @internal what a putter carries */ declare _item: unknown;
+  /** @internal the task that asked; set by Lock only (its next holder, for diagnostics) */ declare _by: Task<unknown> | null;
+
+  constructor(loop?: EventLoop) {
+    super(loop); // assigned here, not by field initializers (see Future)
+    this._list = null;
+    this._item = undefined;
+    this._by = null;
+  }
 
   override _describeWait(): string {
     const list = this._list;

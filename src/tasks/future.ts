@@ -47,35 +47,50 @@ export class Future<T> implements PromiseLike<T> {
   /** @internal On the prototype: true for futures other code also waits on (a Task, a
    *  greenlet's result), which an interrupt must leave alone rather than cancel. */
   declare readonly _shared: boolean;
-  /** @internal */ readonly _loop: EventLoop;
-  #state: State = PENDING;
-  #value: T | undefined = undefined;
-  /** The exception, or the CancelledError to raise once cancelled (made lazily). */
-  #error: unknown = undefined;
-  #cancelMessage: string | undefined = undefined;
-  /** @internal why it was cancelled (diagnostics). */ _cancelReason: CancelReason | undefined = undefined;
+  // Fields are assigned in the constructor, never as class-field initializers: V8 runs an
+  // initializer per subclass shape through a megamorphic define, and with a dozen Future kinds
+  // (Task, waiters, sleeps, bridge futures) that was 12% of spawning a greenlet. `declare`
+  // keeps TypeScript from emitting initializers.
+  /** @internal */ declare readonly _loop: EventLoop;
+  /** @internal */ declare _state: State;
+  /** @internal the result; also, while pending, the value _resolveOnRun will finish with */
+  declare _value: T | undefined;
+  /** @internal the exception, or the CancelledError to raise once cancelled (made lazily) */
+  declare _error: unknown;
+  /** @internal */ declare _cancelMsg: string | undefined;
+  /** @internal why it was cancelled (diagnostics). */ declare _cancelReason: CancelReason | undefined;
   /** @internal Set by sync primitives on a granted waiter: gives the grant back (releases the
    *  lock, returns the item) when the generator task it woke is cancelled before it resumes,
    *  so the grant is never lost. Called by Task#_wake. */
-  _onAbandon: ((fut: Future<any>) => void) | null = null;
-  /** The first done callback or waiting task: most futures have exactly one, a task. */
-  #cb0: DoneCallback<any> | Waiter | null = null;
-  /** Done callbacks and waiting tasks after the first, in the order added; made on demand. */
-  #callbacks: Array<DoneCallback<any> | Waiter> | null = null;
-  /** True while this future sits in the ready queue to run its callbacks. */
-  #queued = false;
-  /** Set by _resolveOnRun: the value to take when the queued slot runs. */
-  #pendingValue: T | undefined = undefined;
-  /** A settled promise for then() after completion (made once). */
-  #promise: Promise<T> | null = null;
-  /** Where _run resumes after a microtask drain. */
-  #cbIndex = 0;
-  /** Set while an exception nobody retrieved is pending report: the entry in the loop's
-   *  `_unretrieved` set (close({ strict }) lists them) and in the FinalizationRegistry. */
-  #reportable: WeakRef<Future<unknown>> | null = null;
+  declare _onAbandon: ((fut: Future<any>) => void) | null;
+  /** @internal the first done callback or waiting task: most futures have exactly one, a task */
+  declare _cb0: DoneCallback<any> | Waiter | null;
+  /** @internal done callbacks and waiting tasks after the first, in order; made on demand */
+  declare _cbs: Array<DoneCallback<any> | Waiter> | null;
+  /** @internal true while this future sits in the ready queue to run its callbacks */
+  declare _queued: boolean;
+  /** @internal a settled promise for then() after completion (made once) */
+  declare _prom: Promise<T> | null;
+  /** @internal where _run resumes after a microtask drain */
+  declare _cbIndex: number;
+  /** @internal set while an exception nobody retrieved is pending report: the entry in the
+   *  loop's `_unretrieved` set (close({ strict }) lists them) and in the FinalizationRegistry */
+  declare _reportable: WeakRef<Future<unknown>> | null;
 
   constructor(loop?: EventLoop) {
-    this._loop = loop ?? getEventLoop();
+    (this as { _loop: EventLoop })._loop = loop ?? getEventLoop();
+    this._state = PENDING;
+    this._value = undefined;
+    this._error = undefined;
+    this._cancelMsg = undefined;
+    this._cancelReason = undefined;
+    this._onAbandon = null;
+    this._cb0 = null;
+    this._cbs = null;
+    this._queued = false;
+    this._prom = null;
+    this._cbIndex = 0;
+    this._reportable = null;
   }
 
   /** asyncio: `Future.get_loop`. */
@@ -85,22 +100,22 @@ export class Future<T> implements PromiseLike<T> {
 
   /** asyncio: `Future.done`. */
   done(): boolean {
-    return this.#state !== PENDING;
+    return this._state !== PENDING;
   }
 
   /** asyncio: `Future.cancelled`. */
   cancelled(): boolean {
-    return this.#state === CANCELLED;
+    return this._state === CANCELLED;
   }
 
   /** asyncio: `Future.result`. The value; throws the exception, CancelledError, or
    *  InvalidStateError while pending. */
   result(): T {
-    const state = this.#state;
+    const state = this._state;
     if (state === FINISHED) {
-      if (this.#error === undefined) return this.#value as T;
+      if (this._error === undefined) return this._value as T;
       this.#retrieved();
-      throw this.#error;
+      throw this._error;
     }
     if (state === CANCELLED) throw this._cancelledError();
     throw new InvalidStateError(`Result is not ready: ${this}`);
@@ -108,10 +123,10 @@ export class Future<T> implements PromiseLike<T> {
 
   /** asyncio: `Future.exception`. The exception or null; throws CancelledError if cancelled. */
   exception(): unknown {
-    const state = this.#state;
+    const state = this._state;
     if (state === FINISHED) {
       this.#retrieved();
-      return this.#error === undefined ? null : this.#error;
+      return this._error === undefined ? null : this._error;
     }
     if (state === CANCELLED) throw this._cancelledError();
     throw new InvalidStateError(`Exception is not set: ${this}`);
@@ -129,17 +144,17 @@ export class Future<T> implements PromiseLike<T> {
 
   /** asyncio: `Future.cancel`. Returns false if already done. `reason` says why (project only). */
   cancel(msg?: string, reason?: CancelReason): boolean {
-    if (this.#state !== PENDING) return false;
+    if (this._state !== PENDING) return false;
     if (reason !== undefined) this._cancelReason = reason;
-    this.#state = CANCELLED;
-    this.#cancelMessage = msg;
+    this._state = CANCELLED;
+    this._cancelMsg = msg;
     this.#schedule();
     return true;
   }
 
   /** asyncio: `Future.add_done_callback`. `cb(fut)` runs via the loop, never inline. */
   addDoneCallback(cb: DoneCallback<T>): void {
-    if (this.#state !== PENDING && !this.#queued) {
+    if (this._state !== PENDING && !this._queued) {
       this._loop.callSoon(cb, this);
       return;
     }
@@ -147,22 +162,22 @@ export class Future<T> implements PromiseLike<T> {
   }
 
   #add(cb: DoneCallback<any> | Waiter): void {
-    if (this.#cb0 === null && this.#callbacks === null) this.#cb0 = cb;
-    else (this.#callbacks ??= []).push(cb);
+    if (this._cb0 === null && this._cbs === null) this._cb0 = cb;
+    else (this._cbs ??= []).push(cb);
   }
 
   /** asyncio: `Future.remove_done_callback`. Returns how many were removed. */
   removeDoneCallback(cb: DoneCallback<T>): number {
     let removed = 0;
-    if (this.#cb0 === cb) {
-      this.#cb0 = null;
+    if (this._cb0 === cb) {
+      this._cb0 = null;
       removed++;
     }
-    const cbs = this.#callbacks;
+    const cbs = this._cbs;
     if (cbs !== null) {
       const kept = cbs.filter((c) => c !== cb);
       removed += cbs.length - kept.length;
-      if (kept.length !== cbs.length) this.#callbacks = kept;
+      if (kept.length !== cbs.length) this._cbs = kept;
     }
     return removed;
   }
@@ -177,7 +192,7 @@ export class Future<T> implements PromiseLike<T> {
   next(): IteratorResult<Yieldable, T> {
     // One shared result object each way: `yield*` hands the inner result straight to the
     // Task's `coro.next()`, which reads it at once, so nothing ever holds one.
-    if (this.#state === PENDING) {
+    if (this._state === PENDING) {
       YIELD_RESULT.value = this as Future<unknown>;
       return YIELD_RESULT;
     }
@@ -216,45 +231,46 @@ export class Future<T> implements PromiseLike<T> {
 
   #getPromise(): Promise<T> {
     this.#retrieved();
-    if (this.#state === PENDING || this.#queued) {
+    if (this._state === PENDING || this._queued) {
       // One settle slot per then(): each awaiting async task is woken in its own turn, in the
       // order it started waiting, like a task waiter (see _run).
       return new Promise<T>((resolve, reject) => {
         this.#add((f: Future<T>) => {
           f._loop._asyncWoken = true; // let the continuation finish before the next callback
-          if (f.#state === FINISHED && f.#error === undefined) resolve(f.#value as T);
-          else reject(f.#state === CANCELLED ? f._cancelledError() : f.#error);
+          if (f._state === FINISHED && f._error === undefined) return resolve(f._value as T);
+          f.#retrieved(); // handed to the promise: its rejection is the report if nobody handles it
+          reject(f._state === CANCELLED ? f._cancelledError() : f._error);
         });
       });
     }
-    if (this.#promise !== null) return this.#promise;
-    if (this.#state === FINISHED && this.#error === undefined) this.#promise = Promise.resolve(this.#value as T);
-    else this.#promise = Promise.reject(this.#state === CANCELLED ? this._cancelledError() : this.#error);
-    return this.#promise;
+    if (this._prom !== null) return this._prom;
+    if (this._state === FINISHED && this._error === undefined) this._prom = Promise.resolve(this._value as T);
+    else this._prom = Promise.reject(this._state === CANCELLED ? this._cancelledError() : this._error);
+    return this._prom;
   }
 
   // --- internals shared with Task and the loop --------------------------------------------
 
   /** @internal */
   _finish(value: T): void {
-    if (this.#state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this.#state]}: ${this}`);
-    this.#value = value;
-    this.#state = FINISHED;
+    if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
+    this._value = value;
+    this._state = FINISHED;
     this.#schedule();
   }
 
   /** @internal */
   _fail(error: unknown): void {
-    if (this.#state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this.#state]}: ${this}`);
+    if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
     if (error === undefined) throw new TypeError('setException() needs an exception, got undefined');
-    this.#error = error;
-    this.#state = FINISHED;
+    this._error = error;
+    this._state = FINISHED;
     if (!(error instanceof CancelledError)) {
       // V8 keeps the receivers of captured stack frames (this task among them) until `stack` is
       // formatted; the registry holds the error, so format it now or the future is never freed.
       if (error instanceof Error) void error.stack;
       const ref = new WeakRef<Future<unknown>>(this);
-      this.#reportable = ref;
+      this._reportable = ref;
       this._loop._unretrieved.add(ref);
       unretrieved.register(this, { loop: this._loop, error, what: this._kind(), ref }, this);
     }
@@ -263,26 +279,26 @@ export class Future<T> implements PromiseLike<T> {
 
   /** @internal Cancelled state carrying a given CancelledError (a task whose coroutine raised it). */
   _finishCancelled(error: CancelledError): void {
-    if (this.#state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this.#state]}: ${this}`);
-    this.#error = error;
-    this.#cancelMessage = error.message;
-    this.#state = CANCELLED;
+    if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
+    this._error = error;
+    this._cancelMsg = error.message;
+    this._state = CANCELLED;
     this.#schedule();
   }
 
   /** @internal The CancelledError to raise for a cancelled future. */
   _cancelledError(): CancelledError {
-    if (this.#error instanceof CancelledError) return this.#error;
-    const error = new CancelledError(this.#cancelMessage, this._cancelReason);
-    this.#error = error;
+    if (this._error instanceof CancelledError) return this._error;
+    const error = new CancelledError(this._cancelMsg, this._cancelReason);
+    this._error = error;
     return error;
   }
 
   /** @internal Finish with `value` when the loop reaches this slot: one batch from now. Used by
    *  sleep(0), so a zero sleep costs one queue slot, as asyncio's bare yield does. */
   _resolveOnRun(value: T): void {
-    this.#pendingValue = value;
-    this.#queued = true;
+    this._value = value;
+    this._queued = true;
     this._loop._pushReady(this);
   }
 
@@ -293,11 +309,11 @@ export class Future<T> implements PromiseLike<T> {
 
   /** @internal Unpark a task (it was interrupted and waits no more). */
   _removeWaiter(waiter: Waiter): void {
-    if (this.#cb0 === waiter) {
-      this.#cb0 = null;
+    if (this._cb0 === waiter) {
+      this._cb0 = null;
       return;
     }
-    const cbs = this.#callbacks;
+    const cbs = this._cbs;
     if (cbs === null) return;
     const i = cbs.indexOf(waiter);
     if (i >= 0) cbs.splice(i, 1);
@@ -307,38 +323,34 @@ export class Future<T> implements PromiseLike<T> {
    *  After a callback that woke an async task, the rest wait for the loop's microtask drain:
    *  the loop calls _run again at the same slot (`_resumeSlot`). */
   _run(): void {
-    if (this.#state === PENDING) {
-      this.#value = this.#pendingValue;
-      this.#pendingValue = undefined;
-      this.#state = FINISHED;
-    }
+    if (this._state === PENDING) this._state = FINISHED; // _resolveOnRun stored the value
     const loop = this._loop;
-    const first = this.#cb0;
+    const first = this._cb0;
     if (first !== null) {
-      this.#cb0 = null;
+      this._cb0 = null;
       this.#invoke(first);
-      if (loop._asyncWoken && this.#callbacks !== null) {
+      if (loop._asyncWoken && this._cbs !== null) {
         loop._resumeSlot = true; // the rest after the microtask drain
         return;
       }
     }
-    const cbs = this.#callbacks;
+    const cbs = this._cbs;
     if (cbs === null) {
-      this.#queued = false;
+      this._queued = false;
       return;
     }
-    for (let i = this.#cbIndex; i < cbs.length; i++) {
+    for (let i = this._cbIndex; i < cbs.length; i++) {
       this.#invoke(cbs[i]!);
       if (loop._asyncWoken && i + 1 < cbs.length) {
-        this.#cbIndex = i + 1;
+        this._cbIndex = i + 1;
         loop._resumeSlot = true;
         return;
       }
     }
-    this.#callbacks = null;
-    this.#cbIndex = 0;
-    this.#queued = false;
-    if (this.#cb0 !== null) this._run(); // added by a callback while we ran (rare)
+    this._cbs = null;
+    this._cbIndex = 0;
+    this._queued = false;
+    if (this._cb0 !== null) this._run(); // added by a callback while we ran (rare)
   }
 
   #invoke(cb: DoneCallback<any> | Waiter): void {
@@ -361,15 +373,15 @@ export class Future<T> implements PromiseLike<T> {
   }
 
   #schedule(): void {
-    if (this.#queued || (this.#cb0 === null && this.#callbacks === null)) return;
-    this.#queued = true;
+    if (this._queued || (this._cb0 === null && this._cbs === null)) return;
+    this._queued = true;
     this._loop._pushReady(this);
   }
 
   #retrieved(): void {
-    const ref = this.#reportable;
+    const ref = this._reportable;
     if (ref !== null) {
-      this.#reportable = null;
+      this._reportable = null;
       this._loop._unretrieved.delete(ref);
       unretrieved.unregister(this);
     }
@@ -382,7 +394,7 @@ export class Future<T> implements PromiseLike<T> {
 
   /** @internal for diagnostics: what it holds, without marking it retrieved. */
   _peekState(): { state: string; value: unknown; error: unknown } {
-    return { state: STATE_NAMES[this.#state], value: this.#value, error: this.#error };
+    return { state: STATE_NAMES[this._state], value: this._value, error: this._error };
   }
 
   toString(): string {
@@ -392,13 +404,13 @@ export class Future<T> implements PromiseLike<T> {
   /** @internal */
   _describe(): string {
     const kind = this.constructor.name;
-    switch (this.#state) {
+    switch (this._state) {
       case PENDING: return `${kind} pending`;
       case CANCELLED: return `${kind} cancelled`;
       default:
-        return this.#error === undefined
-          ? `${kind} finished result=${short(this.#value)}`
-          : `${kind} finished exception=${short(this.#error)}`;
+        return this._error === undefined
+          ? `${kind} finished result=${short(this._value)}`
+          : `${kind} finished exception=${short(this._error)}`;
     }
   }
 }

@@ -8,32 +8,51 @@ import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
 import type { CancelReason } from './errors.js';
 
-class SleepFuture<T> extends Future<T> {
-  /** @internal */ _timer: TimerHandle | null = null;
+type FutureClass = new (...args: any[]) => Future<any>;
+interface Sleeping { _timer: TimerHandle | null }
 
-  override _describeWait(): string {
-    return this._timer === null ? 'sleep(0)' : `sleep until t=${this._timer.when().toFixed(3)}`;
-  }
+/** @internal A sleep's Future on top of `Base` (the greenlet bridge sleeps on its own kind of
+ *  Future, so a greenlet's sleep(0) costs one Future and one queue slot too). */
+export function sleepFutureOf<B extends FutureClass>(Base: B): B {
+  return class SleepFuture extends Base implements Sleeping {
+    /** @internal */ declare _timer: TimerHandle | null;
 
-  override cancel(msg?: string, reason?: CancelReason): boolean {
-    if (!super.cancel(msg, reason)) return false;
-    this._timer?.cancel();
-    this._timer = null;
-    return true;
-  }
+    constructor(...args: any[]) {
+      super(...args); // assigned here, not by a field initializer (see Future)
+      this._timer = null;
+    }
+
+    override _describeWait(): string {
+      return this._timer === null ? 'sleep(0)' : `sleep until t=${this._timer.when().toFixed(3)}`;
+    }
+
+    override cancel(msg?: string, reason?: CancelReason): boolean {
+      if (!super.cancel(msg, reason)) return false;
+      this._timer?.cancel();
+      this._timer = null;
+      return true;
+    }
+  };
 }
 
-function wake<T>(fut: SleepFuture<T>, result: T): void {
+const SleepFuture = sleepFutureOf(Future);
+
+function wake<T>(fut: Future<T> & Sleeping, result: T): void {
   fut._timer = null;
   if (!fut.done()) fut._finish(result);
 }
 
-/** asyncio: `sleep`. A Future that resolves to `result` after `delay` seconds. */
-export function sleep<T = void>(delay: number, result?: T): Future<T> {
+/** @internal sleep() on a Future made by `Kind` (from sleepFutureOf). */
+export function sleepOn<T>(Kind: FutureClass, delay: number, result?: T): Future<T> {
   if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`delay must be a number of seconds, got ${String(delay)}`);
   const loop = getEventLoop();
-  const fut = new SleepFuture<T>(loop);
+  const fut = new Kind(loop) as Future<T> & Sleeping;
   if (delay <= 0) fut._resolveOnRun(result as T);
   else fut._timer = loop.callLater(delay, wake, fut, result as T);
   return fut;
+}
+
+/** asyncio: `sleep`. A Future that resolves to `result` after `delay` seconds. */
+export function sleep<T = void>(delay: number, result?: T): Future<T> {
+  return sleepOn(SleepFuture, delay, result);
 }

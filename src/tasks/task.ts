@@ -1,18 +1,18 @@
 // Task: runs a coroutine (a generator) or an async function as a Future.
 //
 // While a task is not done, exactly one holds:
-//   WAITING    #waitingOn is a pending Future that holds this task as a waiter; no step queued.
+//   WAITING    _tWaitingOn is a pending Future that holds this task as a waiter; no step queued.
 //   SCHEDULED  exactly one step of this task is in the loop's ready queue.
 //   RUNNING    #step is on the stack; currentTask() === this.
-// cancel() while WAITING cancels #waitingOn, so CancelledError is raised at that `yield*`;
-// while SCHEDULED or RUNNING it sets #mustCancel, which the next step throws in (asyncio's
+// cancel() while WAITING cancels _tWaitingOn, so CancelledError is raised at that `yield*`;
+// while SCHEDULED or RUNNING it sets _tMustCancel, which the next step throws in (asyncio's
 // tasks.py, `__step` and `cancel`). A task is its own ready-queue entry: `_run` is a step
 // while the task is pending, and (inherited from Future) runs done callbacks once it is done.
 // A generator step is one `next()`/`throw()` call and no allocation.
 //
 // An async-function task starts its function inside `asyncTaskContext.run(task, fn)`, so every
 // `then()` on a Tulip future made by that function's code knows its task: that is where
-// cancel() reaches it (#waitingOn is the future it awaits) and how currentTask() works after
+// cancel() reaches it (_tWaitingOn is the future it awaits) and how currentTask() works after
 // an `await`. Only these tasks pay for AsyncLocalStorage. A task made from a promise that was
 // already running cannot be tracked (its code did not run in the task's context), so cancel()
 // cancels such a task at once and drops the promise's outcome (documented in docs/tasks.md).
@@ -35,119 +35,135 @@ export type TaskBody<T> = Coroutine<T> | PromiseLike<T> | (() => Coroutine<T> | 
 
 /** asyncio: `Task`. Made by `createTask`; do not construct directly. */
 export class Task<T> extends Future<T> implements Waiter {
-  #kind: Kind;
-  #coro: Coroutine<T> | null = null;
-  #start: (() => unknown) | null = null;
-  #waitingOn: Future<unknown> | null = null;
-  #mustCancel = false;
-  #cancelMessage: string | undefined = undefined;
-  #cancelReason: CancelReason | undefined = undefined;
-  #numCancelsRequested = 0;
-  /** An error to throw into the coroutine at its next step (a bad yield, an interrupt). */
-  #throwNext: unknown = undefined;
-  /** Async-function tasks that can be interrupted (greenlets): rejects the current await. */
-  #interruptAwait: ((error: unknown) => void) | null = null;
-  #started = false;
+  // Fields are assigned in the constructor, not by class-field initializers (see Future).
+  /** @internal */ declare _tKind: Kind;
+  /** @internal */ declare _tCoro: Coroutine<T> | null;
+  /** @internal */ declare _tStart: (() => unknown) | null;
+  /** @internal */ declare _tWaitingOn: Future<unknown> | null;
+  /** @internal */ declare _tMustCancel: boolean;
+  /** @internal */ declare _tCancelMsg: string | undefined;
+  /** @internal */ declare _tCancelReason: CancelReason | undefined;
+  /** @internal */ declare _tCancels: number;
+  /** @internal an error to throw into the coroutine at its next step (a bad yield, an interrupt) */
+  declare _tThrowNext: unknown;
+  /** @internal async-function tasks that can be interrupted (greenlets): rejects the current await */
+  declare _tInterruptAwait: ((error: unknown) => void) | null;
+  /** @internal */ declare _tStarted: boolean;
   /** @internal set by the greenlet bridge: this task's awaits can be interrupted. */
-  _interruptible = false;
+  declare _interruptible: boolean;
   /** @internal called on each cancel() request (AbortSignal interop); made on demand. */
-  _onCancel: Array<(reason: CancelReason) => void> | null = null;
-  /** @internal the greenlet this task runs, if any (tasks layer only stores it). */
-  _greenlet: object | null = null;
-  /** The name, made from #id on first use (most tasks are never asked). */
-  #name: string | null;
-  readonly #id: number;
-  /** @internal the task that created this one, for the task tree. */ readonly _parent: Task<unknown> | null;
-  /** @internal where it was created (debug mode only). */ readonly _createdAt: string | undefined;
+  declare _onCancel: Array<(reason: CancelReason) => void> | null;
+  /** @internal the greenlet this task runs, if any: told the moment the task is done, so the
+   *  greenlet dies in the same step (no done callback, no extra ready-queue hop). */
+  declare _greenlet: { _taskDone(task: Task<any>): void } | null;
+  /** @internal the name, made from the id on first use (most tasks are never asked) */
+  declare _tName: string | null;
+  /** @internal */ declare readonly _tId: number;
+  /** @internal the task that created this one, for the task tree. */ declare readonly _parent: Task<unknown> | null;
+  /** @internal where it was created (see EventLoop's creationSites). */ declare readonly _createdAt: string | undefined;
 
   /** @internal */
   constructor(body: TaskBody<T>, loop: EventLoop, name?: string, plain = false, siteKey?: object) {
     super(loop);
+    this._tCoro = null;
+    this._tStart = null;
+    this._tWaitingOn = null;
+    this._tMustCancel = false;
+    this._tCancelMsg = undefined;
+    this._tCancelReason = undefined;
+    this._tCancels = 0;
+    this._tThrowNext = undefined;
+    this._tInterruptAwait = null;
+    this._tStarted = false;
+    this._interruptible = false;
+    this._onCancel = null;
+    this._greenlet = null;
     if (isGenerator(body)) {
-      this.#kind = GENERATOR;
-      this.#coro = body as Coroutine<T>;
+      this._tKind = GENERATOR;
+      this._tCoro = body as Coroutine<T>;
     } else if (isThenable(body)) {
-      this.#kind = PROMISE;
-      this.#start = () => body;
+      this._tKind = PROMISE;
+      this._tStart = () => body;
     } else if (typeof body === 'function') {
       if (isGeneratorFunction(body)) {
-        this.#kind = GENERATOR;
-        this.#coro = (body as () => Coroutine<T>)();
+        this._tKind = GENERATOR;
+        this._tCoro = (body as () => Coroutine<T>)();
       } else if (plain) {
         // Known synchronous (the greenlet bridge's plain bodies): no AsyncLocalStorage needed.
-        this.#kind = PLAIN_FN;
-        this.#start = body;
+        this._tKind = PLAIN_FN;
+        this._tStart = body;
       } else {
         // An async function, or a plain one that may return a promise (`() => worker(i)`):
         // run it inside the task's AsyncLocalStorage context so its awaits stay tracked.
-        this.#kind = ASYNC_FN;
-        this.#start = body;
+        this._tKind = ASYNC_FN;
+        this._tStart = body;
         asyncEverUsed.value = true;
       }
     } else {
       throw new TypeError(`a coroutine, promise or function was expected, got ${String(body)}`);
     }
-    this.#id = ++taskCounter;
-    this.#name = name ?? null;
-    this._parent = current.task ?? asyncTaskContext.getStore() ?? null;
-    this._createdAt = loop._sites === 0 ? undefined : loop._sites === 2 ? creationSite() : firstSite(siteKey ?? siteKeyOf(body));
+    (this as { _tId: number })._tId = ++taskCounter;
+    this._tName = name ?? null;
+    (this as { _parent: Task<unknown> | null })._parent = current.task ?? asyncTaskContext.getStore() ?? null;
+    (this as { _createdAt: string | undefined })._createdAt = loop._sites === 0 ? undefined : loop._sites === 2 ? creationSite() : firstSite(siteKey ?? siteKeyOf(body));
     loop._registerTask(this);
     loop._pushReady(this);
   }
 
   /** asyncio: `Task.get_name`. */
   getName(): string {
-    return (this.#name ??= `Task-${this.#id}`);
+    return (this._tName ??= `Task-${this._tId}`);
   }
 
   /** asyncio: `Task.set_name`. */
   setName(name: string): void {
-    this.#name = String(name);
+    this._tName = String(name);
   }
 
   /** asyncio: `Task.get_coro`. The generator, or null for an async-function task. */
   getCoro(): Coroutine<T> | null {
-    return this.#coro;
+    return this._tCoro;
   }
 
   /** asyncio: `Task.get_stack`, as data: the chain of futures this task waits on, outermost
    *  first (a task it waits on contributes its own chain). */
   getStack(): Future<unknown>[] {
     const chain: Future<unknown>[] = [];
-    let w = this.#waitingOn;
+    let w = this._tWaitingOn;
     while (w !== null && !w.done() && chain.length < 64) {
       chain.push(w);
-      w = w instanceof Task ? w.#waitingOn : null;
+      w = w instanceof Task ? w._tWaitingOn : null;
     }
     return chain;
   }
 
   /** asyncio: `Task.cancelling`. Pending cancel requests. */
   cancelling(): number {
-    return this.#numCancelsRequested;
+    return this._tCancels;
   }
 
   /** asyncio: `Task.uncancel`. Takes back one cancel request; returns how many remain. */
   uncancel(): number {
-    if (this.#numCancelsRequested > 0) this.#numCancelsRequested--;
-    if (this.#numCancelsRequested === 0) this.#mustCancel = false;
-    return this.#numCancelsRequested;
+    if (this._tCancels > 0) this._tCancels--;
+    if (this._tCancels === 0) this._tMustCancel = false;
+    return this._tCancels;
   }
 
   /** asyncio: `Task.cancel`. Raises CancelledError inside the coroutine at its current wait. */
   override cancel(msg?: string, reason?: CancelReason): boolean {
     if (this.done()) return false;
-    this.#numCancelsRequested++;
+    this._tCancels++;
     reason ??= { kind: 'user', message: msg };
     if (this._onCancel !== null) for (const hook of this._onCancel) hook(reason);
-    if (this.#kind === PROMISE && this.#start === null) {
+    if (this._tKind === PROMISE && this._tStart === null) {
       // Untracked promise: nothing can be delivered to it; the task ends cancelled now.
       this._cancelReason = reason;
       const r = super.cancel(msg);
       this._loop._unregisterTask(this as Task<unknown>);
+      this._greenlet?._taskDone(this);
       return r;
     }
-    const w = this.#waitingOn;
+    const w = this._tWaitingOn;
     if (w !== null) {
       if (w._shared && !(w instanceof Task) && !w.done()) {
         // A greenlet's result: others join it too, so stop waiting instead of cancelling it.
@@ -157,9 +173,9 @@ export class Task<T> extends Future<T> implements Waiter {
       if (reason !== undefined && !w.done()) w._cancelReason = reason;
       if (w.cancel(msg)) return true;
     }
-    this.#mustCancel = true;
-    this.#cancelMessage = msg;
-    this.#cancelReason = reason;
+    this._tMustCancel = true;
+    this._tCancelMsg = msg;
+    this._tCancelReason = reason;
     return true;
   }
 
@@ -180,9 +196,9 @@ export class Task<T> extends Future<T> implements Waiter {
 
   /** @internal the future this task waited on completed. */
   _wake(fut: Future<unknown>): void {
-    this.#waitingOn = null;
+    this._tWaitingOn = null;
     const abandon = fut._onAbandon;
-    if (abandon !== null && (this.#mustCancel || this.#throwNext !== undefined) && !fut.cancelled()) {
+    if (abandon !== null && (this._tMustCancel || this._tThrowNext !== undefined) && !fut.cancelled()) {
       // Granted (a lock, an item) but cancelled before resuming: CancelledError will be raised
       // at the yield*, so the coroutine never sees the grant; hand it back first.
       fut._onAbandon = null;
@@ -195,19 +211,19 @@ export class Task<T> extends Future<T> implements Waiter {
    *  promise when a cancel is pending (delivered at this await), else null. */
   _awaiting(fut: Future<unknown>): Promise<never> | null {
     if (this.done()) return null;
-    if (this.#mustCancel) {
-      this.#mustCancel = false;
+    if (this._tMustCancel) {
+      this._tMustCancel = false;
       if (!fut._shared) fut.cancel(); // it was made for this await (a sleep, a waiter): release it
       const error = this.#makeCancelledError();
       return Promise.reject(error);
     }
-    this.#waitingOn = fut;
+    this._tWaitingOn = fut;
     if (!this._interruptible && !(fut._shared && !(fut instanceof Task))) return null;
     // A greenlet's await must be interruptible even when it waits on another task, which an
     // interrupt must not cancel: race the future against the interrupt (one promise per await,
     // paid by interruptible async tasks only).
     return new Promise<never>((resolve, reject) => {
-      this.#interruptAwait = reject;
+      this._tInterruptAwait = reject;
       fut._promise().then(resolve as (v: unknown) => void, reject);
     });
   }
@@ -218,24 +234,24 @@ export class Task<T> extends Future<T> implements Waiter {
    *  greenlet that joins another does not kill that one). Returns false if already done. */
   _interrupt(error: unknown): boolean {
     if (this.done()) return false;
-    const w = this.#waitingOn;
-    if (this.#kind !== GENERATOR) {
-      if (this.#start !== null) { // not started: it never runs
-        this.#start = null;
-        this.#kind = GENERATOR;
-        this.#coro = (function* (): Coroutine<T> { throw error; })();
+    const w = this._tWaitingOn;
+    if (this._tKind !== GENERATOR) {
+      if (this._tStart !== null) { // not started: it never runs
+        this._tStart = null;
+        this._tKind = GENERATOR;
+        this._tCoro = (function* (): Coroutine<T> { throw error; })();
         return true;
       }
-      const reject = this.#interruptAwait;
-      this.#interruptAwait = null;
+      const reject = this._tInterruptAwait;
+      this._tInterruptAwait = null;
       if (w !== null && !w.done() && !w._shared) w.cancel();
       if (reject !== null) reject(error);
       return true;
     }
-    this.#throwNext = error;
+    this._tThrowNext = error;
     if (w !== null && !w.done()) {
       w._removeWaiter(this);
-      this.#waitingOn = null;
+      this._tWaitingOn = null;
       if (!w._shared) w.cancel();
       this._loop._pushReady(this);
     }
@@ -248,27 +264,27 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 
   #makeCancelledError(): CancelledError {
-    const error = new CancelledError(this.#cancelMessage, this.#cancelReason);
-    this.#cancelMessage = undefined;
+    const error = new CancelledError(this._tCancelMsg, this._tCancelReason);
+    this._tCancelMsg = undefined;
     return error;
   }
 
   #step(error: unknown, hasError: boolean): void {
-    if (!this.#started) this.#started = true;
-    if (this.#kind !== GENERATOR) {
+    if (!this._tStarted) this._tStarted = true;
+    if (this._tKind !== GENERATOR) {
       this.#startAsync();
       return;
     }
-    if (this.#throwNext !== undefined) {
-      error = this.#throwNext;
-      this.#throwNext = undefined;
+    if (this._tThrowNext !== undefined) {
+      error = this._tThrowNext;
+      this._tThrowNext = undefined;
       hasError = true;
-    } else if (this.#mustCancel) {
-      this.#mustCancel = false;
+    } else if (this._tMustCancel) {
+      this._tMustCancel = false;
       error = this.#makeCancelledError();
       hasError = true;
     }
-    const coro = this.#coro!;
+    const coro = this._tCoro!;
     const prev = current.task;
     current.task = this as Task<unknown>;
     let r: IteratorResult<Yieldable, T>;
@@ -290,19 +306,19 @@ export class Task<T> extends Future<T> implements Waiter {
     } else if (y instanceof Future) {
       this.#park(y);
     } else {
-      this.#throwNext = new RuntimeError(`Task got bad yield: ${String(y)} (use yield* on a Future or coroutine)`);
+      this._tThrowNext = new RuntimeError(`Task got bad yield: ${String(y)} (use yield* on a Future or coroutine)`);
       this._loop._pushReady(this);
     }
   }
 
   #park(fut: Future<unknown>): void {
     if (fut._loop !== this._loop) {
-      this.#throwNext = new RuntimeError(`Task ${this.getName()} got Future attached to a different loop`);
+      this._tThrowNext = new RuntimeError(`Task ${this.getName()} got Future attached to a different loop`);
       this._loop._pushReady(this);
       return;
     }
     if (fut === (this as Future<unknown>)) {
-      this.#throwNext = new RuntimeError(`Task cannot await on itself: ${this}`);
+      this._tThrowNext = new RuntimeError(`Task cannot await on itself: ${this}`);
       this._loop._pushReady(this);
       return;
     }
@@ -311,37 +327,39 @@ export class Task<T> extends Future<T> implements Waiter {
       return;
     }
     fut._addWaiter(this);
-    this.#waitingOn = fut;
-    if (this.#mustCancel) {
-      if (this.#cancelReason !== undefined) fut._cancelReason = this.#cancelReason;
-      if (fut.cancel(this.#cancelMessage)) this.#mustCancel = false;
+    this._tWaitingOn = fut;
+    if (this._tMustCancel) {
+      if (this._tCancelReason !== undefined) fut._cancelReason = this._tCancelReason;
+      if (fut.cancel(this._tCancelMsg)) this._tMustCancel = false;
     }
   }
 
   #finishWithValue(value: T): void {
-    if (this.#mustCancel) {
+    if (this._tMustCancel) {
       // cancel() arrived after the coroutine's last wait: asyncio still ends the task cancelled.
-      this.#mustCancel = false;
+      this._tMustCancel = false;
       this._finishCancelled(this.#makeCancelledError());
     } else {
       this._finish(value);
     }
     this._loop._unregisterTask(this as Task<unknown>);
+    this._greenlet?._taskDone(this);
   }
 
   #finishWithError(error: unknown): void {
     if (error instanceof CancelledError) this._finishCancelled(error);
     else this._fail(error);
     this._loop._unregisterTask(this as Task<unknown>);
+    this._greenlet?._taskDone(this);
   }
 
   #startAsync(): void {
-    const start = this.#start!;
-    this.#start = null;
-    if (this.#mustCancel) {
+    const start = this._tStart!;
+    this._tStart = null;
+    if (this._tMustCancel) {
       // Cancelled before its first step: the function never runs (asyncio throws into the
       // coroutine before its first line, with the same effect).
-      this.#mustCancel = false;
+      this._tMustCancel = false;
       this.#finishWithError(this.#makeCancelledError());
       return;
     }
@@ -349,7 +367,7 @@ export class Task<T> extends Future<T> implements Waiter {
     const prev = current.task;
     current.task = this as Task<unknown>;
     try {
-      p = this.#kind === ASYNC_FN ? asyncTaskContext.run(this as Task<unknown>, start) : start();
+      p = this._tKind === ASYNC_FN ? asyncTaskContext.run(this as Task<unknown>, start) : start();
     } catch (e) {
       current.task = prev;
       this.#finishWithError(e);
@@ -358,12 +376,12 @@ export class Task<T> extends Future<T> implements Waiter {
     current.task = prev;
     if (isGenerator(p)) {
       // A plain function that returned a generator: drive it as a coroutine.
-      this.#kind = GENERATOR;
-      this.#coro = p as Coroutine<T>;
+      this._tKind = GENERATOR;
+      this._tCoro = p as Coroutine<T>;
       this.#step(undefined, false);
       return;
     }
-    if (this.#kind === PLAIN_FN) this.#kind = PROMISE;
+    if (this._tKind === PLAIN_FN) this._tKind = PROMISE;
     if (!isThenable(p)) {
       this.#finishWithValue(p as T);
       return;
@@ -382,7 +400,7 @@ export class Task<T> extends Future<T> implements Waiter {
 
   /** @internal The future this task is parked on (diagnostics). */
   get _waitingOn(): Future<unknown> | null {
-    const w = this.#waitingOn;
+    const w = this._tWaitingOn;
     return w !== null && !w.done() ? w : null;
   }
 
@@ -393,7 +411,7 @@ export class Task<T> extends Future<T> implements Waiter {
 
   /** @internal True once the task has taken its first step. */
   get _started(): boolean {
-    return this.#started;
+    return this._tStarted;
   }
 
   override toString(): string {

@@ -62,6 +62,17 @@ test('close({ strict }) lists failed futures nobody retrieved; run(main, { stric
   await t.throwsAsync(run(function* () { yield; throw new Error('main failed'); }, { strict: true }), { message: 'main failed' });
 });
 
+test('a failure handed to an awaiting async function counts as retrieved (no leak report)', async (t) => {
+  const fx = makeLoop();
+  const caught = await fx.loop.runUntilComplete(async () => {
+    const f = fx.loop.createFuture<void>();
+    fx.loop.callSoon(() => f.setException(new Error('later')));
+    try { await f; return 'no error'; } catch (e) { return (e as Error).message; }
+  });
+  t.is(caught, 'later');
+  t.notThrows(() => fx.loop.close({ strict: true }));
+});
+
 test('cancel(msg) carries reason { kind: "user", message }', async (t) => {
   await runVirtual(t, function* () {
     const task = createTask(function* () { yield* sleep(10); }());
