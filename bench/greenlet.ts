@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util';
 import { EventLoop, type Coroutine } from '../src/index.js';
 import { spawn, joinall, sleep, Queue, Event, Pool, type Greenlet } from '../src/greenlet/index.js';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200000' } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '200000' }, only: { type: 'string', default: '' } } });
+const only = values.only ? new RegExp(values.only) : null;
+const want = (name: string): boolean => only === null || only.test(name);
 const N = Number(values.n);
 const now = (): number => performance.now() / 1000;
 const emit = (c: string, n: number, seconds: number, extra: Record<string, unknown> = {}): void => {
@@ -73,10 +75,10 @@ function* poolMap(n: number): Coroutine<void> {
 
 const loop = new EventLoop();
 await loop.runUntilComplete(function* (): Coroutine<void> {
-  yield* pingpong(N);
-  yield* sleep0(N);
-  yield* spawnJoin(N / 10);
-  yield* manyWaiting(N / 10);
-  yield* poolMap(N / 10);
+  if (want('greenlet_pingpong_queue')) yield* pingpong(N);
+  if (want('greenlet_sleep0')) yield* sleep0(N);
+  if (want('greenlet_spawn_joinall')) yield* spawnJoin(N / 10);
+  if (want('greenlet_many_waiting')) yield* manyWaiting(N / 10);
+  if (want('greenlet_pool_map')) yield* poolMap(N / 10);
 }());
 loop.close();

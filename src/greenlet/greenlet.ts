@@ -17,6 +17,7 @@
 // Future.exception()): it is `yield*`-able and awaitable through an inner Future, which
 // greenletToFuture() hands out for Tulip's wait/gather.
 
+import type { EventLoop } from '../loop/event-loop.js';
 import type { TimerHandle } from '../loop/handle.js';
 import type { Future } from '../tasks/future.js';
 import type { Task, TaskBody } from '../tasks/task.js';
@@ -32,7 +33,12 @@ let counter = 0;
 
 /** gevent: `Greenlet`. Give a body to the constructor, or subclass and override run(). */
 export class Greenlet<T = unknown> implements PromiseLike<T> {
-  readonly #done: BridgeFuture<T>;
+  readonly #loop: EventLoop;
+  /** The result Future, made on first use (join, get, yield*, await): most greenlets in a
+   *  Pool or a joinall are only watched through _whenDead, which needs no Future. */
+  #done: BridgeFuture<T> | null = null;
+  /** Synchronous death hooks (wait(), Group): one function, or several. */
+  #onDeath: ((g: Greenlet<T>) => void) | Array<(g: Greenlet<T>) => void> | null = null;
   readonly #body: GreenletBody<T, any[]> | null;
   readonly #args: unknown[];
   #state: State = 'new';
@@ -48,8 +54,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   _gate: Future<unknown> | null = null;
 
   constructor(body?: GreenletBody<T, any[]>, ...args: unknown[]) {
-    this.#done = new SharedBridgeFuture<T>(hubLoop());
-    this.#done._what = this;
+    this.#loop = hubLoop();
     this.#body = body ?? null;
     this.#args = args;
     this.#id = ++counter;
@@ -114,7 +119,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   startLater(seconds: number): this {
     if (this.#state !== 'new') return this;
     this.#state = 'scheduled';
-    this.#later = this.#done.getLoop().callLater(seconds, () => {
+    this.#later = this.#loop.callLater(seconds, () => {
       this.#later = null;
       if (this.#state === 'scheduled') this.#launch();
     });
@@ -123,7 +128,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
 
   #launch(): void {
     this.#state = 'running';
-    const loop = this.#done.getLoop();
+    const loop = this.#loop;
     const target = this.run === Greenlet.prototype.run ? this.#body : this.run;
     const plain = target !== null && !isGeneratorFunction(target) && !isAsyncFunction(target);
     const task = loop.createTask<T>(this.#taskBody(target), { name: this.#name ?? undefined, _plain: plain, _siteKey: target ?? undefined });
@@ -155,38 +160,69 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   #die(value: T | undefined, error: unknown): void {
     if (this.#state === 'dead') return;
     this.#state = 'dead';
-    const done = this.#done;
     if (error instanceof GreenletExit) {
       value = error as T;
       error = null;
     }
     if (error === null) {
       this.#value = value;
-      done._finish(value as T);
     } else {
       this.#exception = error;
-      done._fail(error);
-      done.exception(); // reported below, not again by the garbage collector
       const silent = (error as { silent?: boolean } | null)?.silent === true;
-      if (!silent) done.getLoop().callExceptionHandler({ message: `${this.name} failed with ${(error as Error)?.name ?? String(error)}`, exception: error, greenlet: this });
+      if (!silent) this.#loop.callExceptionHandler({ message: `${this.name} failed with ${(error as Error)?.name ?? String(error)}`, exception: error, greenlet: this });
+    }
+    if (this.#done !== null) this.#settle(this.#done);
+    const hooks = this.#onDeath;
+    this.#onDeath = null;
+    if (hooks !== null) {
+      if (typeof hooks === 'function') this.#runHook(hooks);
+      else for (const h of hooks) this.#runHook(h);
     }
     const links = this.#links;
     this.#links = null;
     // One loop callback runs them all, in the order linked (gevent's _notify_links).
-    if (links !== null && links.length > 0) done.getLoop().callSoon(notifyLinks, this, links);
+    if (links !== null && links.length > 0) this.#loop.callSoon(notifyLinks, this, links);
   }
+
+  #settle(done: BridgeFuture<T>): void {
+    if (this.#exception === null) {
+      done._finish(this.#value as T);
+    } else {
+      done._fail(this.#exception);
+      done.exception(); // reported through the exception handler already, not again at GC
+    }
+  }
+
+  #runHook(hook: (g: Greenlet<T>) => void): void {
+    try {
+      hook(this);
+    } catch (error) {
+      this.#loop.callExceptionHandler({ message: `Exception in a death hook of ${this}`, exception: error });
+    }
+  }
+
+  /** @internal Calls `hook(this)` the moment it dies, synchronously (at once if dead). For the
+   *  bridge's own bookkeeping: user code links, which runs as a loop callback. */
+  _whenDead(hook: (g: Greenlet<T>) => void): void {
+    if (this.#state === 'dead') return hook(this);
+    const h = this.#onDeath;
+    if (h === null) this.#onDeath = hook;
+    else if (typeof h === 'function') this.#onDeath = [h, hook];
+    else h.push(hook);
+  }
+
 
   /** gevent: `Greenlet.join(timeout)`. Resolves to true once dead, false if the timeout passed
    *  first; never raises the greenlet's exception. */
   join(timeout?: number | null): Future<boolean> {
-    return waitReady(this.#done, timeout ?? null);
+    return waitReady(this._future, timeout ?? null);
   }
 
   /** gevent: `Greenlet.get(block, timeout)`. The value, or raises the exception; raises Timeout
    *  if it is not dead in time (at once with `block: false`). */
   get(options: { block?: boolean; timeout?: number | null } = {}): Future<T> {
     const { block = true, timeout = null } = options;
-    const loop = this.#done.getLoop();
+    const loop = this.#loop;
     const out = new BridgeFuture<T>(loop);
     const settle = (): void => {
       if (out.done()) return;
@@ -195,7 +231,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
       else out._finish(this.#value as T);
     };
     if (this.#state === 'dead' || !block) settle();
-    else waitReady(this.#done, timeout).addDoneCallback(settle);
+    else waitReady(this._future, timeout).addDoneCallback(settle);
     return out;
   }
 
@@ -215,11 +251,11 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
       if (!task._started) this.#die(undefined, error); // never ran a line: dead at once, as in gevent
     }
     if (!block) {
-      const f = new BridgeFuture<boolean>(this.#done.getLoop());
+      const f = new BridgeFuture<boolean>(this.#loop);
       f._finish(this.#state === 'dead');
       return f;
     }
-    return waitReady(this.#done, timeout);
+    return waitReady(this._future, timeout);
   }
 
   /** gevent: `Greenlet.link(callback)`: `cb(greenlet)` once it is dead. */
@@ -250,24 +286,30 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
       return;
     }
     const ok = this.#exception === null;
-    if (when === 'any' || (when === 'value') === ok) this.#done.getLoop().callSoon(cb, this);
+    if (when === 'any' || (when === 'value') === ok) this.#loop.callSoon(cb, this);
   }
 
   // Future-like: `yield* g` and `await g` wait for the result (and re-raise the exception).
   [Symbol.iterator](): Iterator<Yieldable, T, unknown> {
-    return this.#done[Symbol.iterator]();
+    return this._future[Symbol.iterator]();
   }
 
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#done.then(onFulfilled, onRejected);
+    return this._future.then(onFulfilled, onRejected);
   }
 
   /** @internal the Future that completes with the greenlet (greenletToFuture). */
   get _future(): BridgeFuture<T> {
-    return this.#done;
+    let done = this.#done;
+    if (done === null) {
+      done = this.#done = new SharedBridgeFuture<T>(this.#loop);
+      done._what = this;
+      if (this.#state === 'dead') this.#settle(done);
+    }
+    return done;
   }
 
   toString(): string {

@@ -44,6 +44,9 @@ export class Group {
 
   protected _onDiscard(_g: Greenlet<any>): void {}
 
+  /** kill() stops map/imap spawning what is left (a Pool feeds them lazily). */
+  protected _stopFeeding(): void {}
+
   /** gevent: `Group.spawn(fn, *args)`. */
   spawn<T, A extends unknown[]>(fn: GreenletBody<T, A>, ...args: A): Greenlet<T> {
     const g = new Greenlet<T>(fn as GreenletBody<T, any[]>, ...args);
@@ -72,6 +75,7 @@ export class Group {
 
   /** gevent: `Group.kill(exception=GreenletExit, block=True, timeout=None)`. */
   kill(exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
+    this._stopFeeding();
     const members = [...this._members];
     for (const g of members) g.kill(exception, { block: false });
     const out = new BridgeFuture<boolean>(hubLoop());
@@ -102,35 +106,56 @@ export class Group {
     return g;
   }
 
+  /** Spawns `fn(list[i])` for each i in order and calls `started(g, i)`. A Group spawns them
+   *  all at once; a Pool as slots free (see Pool), so a map over a million items never holds
+   *  more than the pool's size of greenlets. */
+  protected _spawnEach<T, R>(fn: GreenletBody<R, [T]>, list: T[], started: (g: Greenlet<R>, i: number) => void): void {
+    for (let i = 0; i < list.length; i++) started(this.spawn(fn, list[i]!), i);
+  }
+
   /** gevent: `Group.map(fn, iterable)`: results in input order. */
   map<T, R>(fn: (item: T) => ReturnType<GreenletBody<R, [T]>>, items: Iterable<T>): Future<R[]> {
-    const gs = [...items].map((item) => this.spawn(fn as GreenletBody<R, [T]>, item));
+    const list = [...items];
+    const results = new Array<R>(list.length);
     const out = new BridgeFuture<R[]>(hubLoop());
-    let left = gs.length;
+    let left = list.length;
     if (left === 0) { out._finish([]); return out; }
-    for (const g of gs) {
-      g.link(() => {
+    this._spawnEach(fn as GreenletBody<R, [T]>, list, (g, i) => {
+      g._whenDead(() => {
         if (out.done()) return;
         if (!g.successful()) { out._fail(g.exception); return; }
-        if (--left === 0) out._finish(gs.map((x) => x.value as R));
+        results[i] = g.value as R;
+        if (--left === 0) out._finish(results);
       });
-    }
+    });
     return out;
   }
 
   /** gevent: `Group.imap(fn, iterable, maxsize=None)`: results in input order, as they come. */
   imap<T, R>(fn: (item: T) => ReturnType<GreenletBody<R, [T]>>, items: Iterable<T>): FutureIterator<R> {
-    const gs = [...items].map((item) => this.spawn(fn as GreenletBody<R, [T]>, item));
+    const list = [...items];
+    const gs: Array<Greenlet<R> | undefined> = new Array(list.length);
+    const asked = new Map<number, BridgeFuture<IteratorResult<R>>>();
+    const deliverWhenDead = (g: Greenlet<R>, out: BridgeFuture<IteratorResult<R>>): void => {
+      waitReady(g._future, null).addDoneCallback(() => {
+        if (g.successful()) out._finish({ value: g.value as R, done: false });
+        else out._fail(g.exception);
+      });
+    };
+    this._spawnEach(fn as GreenletBody<R, [T]>, list, (g, i) => {
+      gs[i] = g;
+      const out = asked.get(i);
+      if (out !== undefined) { asked.delete(i); deliverWhenDead(g, out); }
+    });
     let i = 0;
     const it: FutureIterator<R> = {
       next: () => {
         const out = new BridgeFuture<IteratorResult<R>>(hubLoop());
-        if (i >= gs.length) { out._finish({ value: undefined, done: true }); return out; }
-        const g = gs[i++]!;
-        waitReady(g._future, null).addDoneCallback(() => {
-          if (g.successful()) out._finish({ value: g.value as R, done: false });
-          else out._fail(g.exception);
-        });
+        if (i >= list.length) { out._finish({ value: undefined, done: true }); return out; }
+        const k = i++;
+        const g = gs[k];
+        if (g !== undefined) deliverWhenDead(g, out);
+        else asked.set(k, out); // not spawned yet (a full Pool): delivered once it is
         return out;
       },
       [Symbol.asyncIterator]: () => it as unknown as AsyncIterator<R>,
@@ -140,7 +165,7 @@ export class Group {
 
   /** gevent: `Group.imap_unordered(fn, iterable)`: results in completion order. */
   imapUnordered<T, R>(fn: (item: T) => ReturnType<GreenletBody<R, [T]>>, items: Iterable<T>): FutureIterator<R> {
-    const gs = [...items].map((item) => this.spawn(fn as GreenletBody<R, [T]>, item));
+    const list = [...items];
     const finished: Greenlet<R>[] = [];
     const waiting: BridgeFuture<IteratorResult<R>>[] = [];
     let handed = 0;
@@ -148,17 +173,17 @@ export class Group {
       if (g.successful()) out._finish({ value: g.value as R, done: false });
       else out._fail(g.exception);
     };
-    for (const g of gs) {
+    this._spawnEach(fn as GreenletBody<R, [T]>, list, (g) => {
       g.link(() => {
         const w = waiting.shift();
         if (w !== undefined) deliver(w, g);
         else finished.push(g);
       });
-    }
+    });
     const it: FutureIterator<R> = {
       next: () => {
         const out = new BridgeFuture<IteratorResult<R>>(hubLoop());
-        if (handed >= gs.length) { out._finish({ value: undefined, done: true }); return out; }
+        if (handed >= list.length) { out._finish({ value: undefined, done: true }); return out; }
         handed++;
         const g = finished.shift();
         if (g !== undefined) deliver(out, g);
@@ -236,5 +261,35 @@ export class Pool extends Group {
 
   protected override _onDiscard(g: Greenlet<any>): void {
     if (this.#holding.delete(g)) this.#slots.release();
+    if (this.#feeders.size > 0) for (const feed of [...this.#feeders]) feed();
+  }
+
+  /** map/imap/imapUnordered still spawning: each called when a slot may have freed. */
+  readonly #feeders = new Set<() => void>();
+
+  /** Spawns as slots free instead of all at once (gevent's IMap spawns one per free slot too):
+   *  at most `size` greenlets of a map exist, plus none queued. */
+  protected override _spawnEach<T, R>(fn: GreenletBody<R, [T]>, list: T[], started: (g: Greenlet<R>, i: number) => void): void {
+    let next = 0;
+    const feed = (): void => {
+      while (next < list.length && this.freeCount() > 0) {
+        const i = next++;
+        started(this.spawn(fn, list[i]!), i);
+      }
+      if (next >= list.length) this.#feeders.delete(feed);
+    };
+    this.#feeders.add(feed);
+    feed();
+    // A pool already full (by other work): the first item queues for a slot, as gevent's map
+    // blocks in spawn(); the rest follow as slots free.
+    if (next === 0 && list.length > 0) {
+      next = 1;
+      started(this.spawn(fn, list[0]!), 0);
+      if (next >= list.length) this.#feeders.delete(feed);
+    }
+  }
+
+  protected override _stopFeeding(): void {
+    this.#feeders.clear();
   }
 }

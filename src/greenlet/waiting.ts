@@ -42,16 +42,18 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options: { timeou
     if (!out.done()) out._finish(done.slice());
   };
   if (count === 0) { finish(); return out; }
-  const futs = objs.map(readyFuture);
-  futs.forEach((f, i) => {
-    const onReady = (): void => {
-      if (out.done()) return;
-      done.push(objs[i]!);
-      if (done.length >= count) finish();
-    };
-    if (f.done()) onReady();
-    else f.addDoneCallback(onReady);
-  });
+  const onReady = (obj: T): void => {
+    if (out.done()) return;
+    done.push(obj);
+    if (done.length >= count) finish();
+  };
+  for (const obj of objs) {
+    // Greenlets are watched through a death hook: no Future per greenlet.
+    if (obj instanceof Greenlet) { obj._whenDead(onReady as (g: Greenlet<any>) => void); continue; }
+    const f = readyFuture(obj);
+    if (f.done()) onReady(obj);
+    else f.addDoneCallback(() => onReady(obj));
+  }
   if (!out.done() && options.timeout != null) timer = loop.callLater(options.timeout, finish);
   return out;
 }

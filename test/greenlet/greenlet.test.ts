@@ -205,6 +205,42 @@ test('JoinableQueue.join waits for taskDone; Channel is a rendezvous', async (t)
   t.deepEqual(order, ['done 0', 'done 1', 'done 2', 'put returned']);
 });
 
+test('Pool map/imap spawn lazily: never more than size greenlets exist; a full pool delays; kill stops the feed', async (t) => {
+  await runVirtual(t, function* () {
+    const pool = new Pool(3);
+    let peakMembers = 0;
+    function* job(x: number): Coroutine<number> {
+      peakMembers = Math.max(peakMembers, pool.greenlets().length);
+      yield* sleep(1 + (x % 2));
+      return x;
+    }
+    const items = Array.from({ length: 30 }, (_, i) => i);
+    t.deepEqual(yield* pool.map(job, items), items);
+    t.is(peakMembers, 3, 'no greenlet was made for an item before a slot was free');
+    const ordered: number[] = [];
+    const it = pool.imap(job, [5, 4, 3, 2, 1]);
+    for (;;) { const r = yield* it.next(); if (r.done) break; ordered.push(r.value); }
+    t.deepEqual(ordered, [5, 4, 3, 2, 1]);
+    // A pool full of other work: the map waits for slots, then runs.
+    const blockers = [pool.spawn(function* () { yield* sleep(10); }), pool.spawn(function* () { yield* sleep(10); }), pool.spawn(function* () { yield* sleep(10); })];
+    const t0 = (yield* sleep(0), pool.freeCount());
+    const mapped = pool.map(job, [7, 8]);
+    t.deepEqual(yield* mapped, [7, 8]);
+    t.is(t0, 0);
+    t.true(blockers.every((g) => g.dead));
+    // kill() stops a map's feed: what was left is never spawned.
+    let started = 0;
+    const unordered = pool.imapUnordered(function* (x: number): Coroutine<number> { started++; yield* sleep(5); return x; }, items);
+    yield* sleep(1);
+    yield* pool.kill();
+    yield* sleep(20);
+    t.is(started, 3);
+    t.is(pool.greenlets().length, 0);
+    const first = yield* unordered.next();
+    t.false(first.done);
+  });
+});
+
 test('Pool never runs more than its size; map keeps order; imapUnordered gives completion order', async (t) => {
   await runVirtual(t, function* () {
     const pool = new Pool(2);
