@@ -17,16 +17,18 @@ export interface Runnable {
 
 /** asyncio: `Handle`. A callback scheduled by `callSoon`. */
 export class Handle implements Runnable {
-  /** @internal */ _callback: ((...args: any[]) => unknown) | null;
-  /** @internal */ _args: unknown[];
-  /** @internal */ _cancelled = false;
-  /** @internal */ readonly _loop: EventLoop;
+  // Assigned in the constructor, not by class-field initializers (see Future): two shapes.
+  /** @internal */ declare _callback: ((...args: any[]) => unknown) | null;
+  /** @internal */ declare _args: unknown[];
+  /** @internal */ declare _cancelled: boolean;
+  /** @internal */ declare readonly _loop: EventLoop;
 
   /** @internal */
   constructor(callback: (...args: any[]) => unknown, args: unknown[], loop: EventLoop) {
     this._callback = callback;
     this._args = args;
-    this._loop = loop;
+    this._cancelled = false;
+    (this as { _loop: EventLoop })._loop = loop;
   }
 
   /** asyncio: `Handle.cancel`. The callback will not run; does nothing if it already ran. */
@@ -66,15 +68,16 @@ const EMPTY: unknown[] = [];
 
 /** asyncio: `TimerHandle`. A callback scheduled for a deadline on the loop's clock. */
 export class TimerHandle extends Handle {
-  /** @internal deadline in loop seconds */ readonly _when: number;
-  /** @internal tie-breaker: scheduling order */ readonly _seq: number;
-  /** @internal index in the heap, -1 when not in it */ _index = -1;
+  /** @internal deadline in loop seconds */ declare readonly _when: number;
+  /** @internal tie-breaker: scheduling order */ declare readonly _seq: number;
+  /** @internal index in the heap, -1 when not in it */ declare _index: number;
 
   /** @internal */
   constructor(when: number, seq: number, callback: (...args: any[]) => unknown, args: unknown[], loop: EventLoop) {
     super(callback, args, loop);
-    this._when = when;
-    this._seq = seq;
+    (this as { _when: number })._when = when;
+    (this as { _seq: number })._seq = seq;
+    this._index = -1;
   }
 
   /** asyncio: `TimerHandle.when`. The deadline, in loop seconds. */
