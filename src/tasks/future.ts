@@ -82,15 +82,12 @@ export class Future<T> implements PromiseLike<T> {
     this._state = PENDING;
     this._value = undefined;
     this._error = undefined;
-    this._cancelMsg = undefined;
-    this._cancelReason = undefined;
     this._onAbandon = null;
     this._cb0 = null;
     this._cbs = null;
     this._queued = false;
-    this._prom = null;
-    this._cbIndex = 0;
-    this._reportable = null;
+    // _cancelMsg, _cancelReason, _prom, _cbIndex and _reportable start on the prototype (below):
+    // most futures never set them, and every store here is paid by every future.
   }
 
   /** asyncio: `Future.get_loop`. */
@@ -348,7 +345,7 @@ export class Future<T> implements PromiseLike<T> {
       }
     }
     this._cbs = null;
-    this._cbIndex = 0;
+    if (this._cbIndex !== 0) this._cbIndex = 0;
     this._queued = false;
     if (this._cb0 !== null) this._run(); // added by a callback while we ran (rare)
   }
@@ -423,6 +420,7 @@ function short(x: unknown): string {
 }
 
 (Future.prototype as { _shared: boolean })._shared = false;
+Object.assign(Future.prototype, { _cancelMsg: undefined, _cancelReason: undefined, _prom: null, _cbIndex: 0, _reportable: null });
 
 /** Type guard usable across the layers. */
 export function isFuture(x: unknown): x is Future<unknown> {
