@@ -31,6 +31,8 @@ type DoneCallback<T> = (fut: Future<T>) => unknown;
 /** @internal A task parked on a future: woken in the callback's slot. */
 export interface Waiter {
   _wake(fut: Future<unknown>): void;
+  /** Takes the future's ready-queue slot itself (a generator task parked alone on it). */
+  _wakeSoon(fut: Future<unknown>): void;
 }
 
 interface Unretrieved { loop: EventLoop; error: unknown; what: string; ref: WeakRef<Future<unknown>> }
@@ -370,7 +372,18 @@ export class Future<T> implements PromiseLike<T> {
   }
 
   #schedule(): void {
-    if (this._queued || (this._cb0 === null && this._cbs === null)) return;
+    if (this._queued) return;
+    if (this._cbs === null) {
+      const first = this._cb0;
+      if (first === null) return;
+      if (typeof first !== 'function') {
+        // The only thing waiting is a generator task: it goes into the ready queue itself, in
+        // this future's place, saving a hop through _run per wake-up.
+        this._cb0 = null;
+        first._wakeSoon(this);
+        return;
+      }
+    }
     this._queued = true;
     this._loop._pushReady(this);
   }

@@ -49,6 +49,8 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal async-function tasks that can be interrupted (greenlets): rejects the current await */
   declare _tInterruptAwait: ((error: unknown) => void) | null;
   /** @internal */ declare _tStarted: boolean;
+  /** @internal the future whose completion queued this task (see _wakeSoon) */
+  declare _tWaking: Future<unknown> | null;
   /** @internal set by the greenlet bridge: this task's awaits can be interrupted. */
   declare _interruptible: boolean;
   /** @internal called on each cancel() request (AbortSignal interop); made on demand. */
@@ -75,6 +77,7 @@ export class Task<T> extends Future<T> implements Waiter {
     this._tThrowNext = undefined;
     this._tInterruptAwait = null;
     this._tStarted = false;
+    this._tWaking = null;
     this._interruptible = false;
     this._onCancel = null;
     this._greenlet = null;
@@ -188,10 +191,24 @@ export class Task<T> extends Future<T> implements Waiter {
     throw new RuntimeError('Task does not support setException()');
   }
 
-  /** @internal ready-queue entry: a step while pending, done callbacks once done. */
+  /** @internal ready-queue entry: a wake-up (see _wakeSoon), a step while pending, done
+   *  callbacks once done. */
   override _run(): void {
+    const waking = this._tWaking;
+    if (waking !== null) {
+      this._tWaking = null;
+      // Stale when an interrupt stopped the wait meanwhile (it queued a step of its own).
+      if (this._tWaitingOn === waking) this._wake(waking);
+      return;
+    }
     if (this.done()) super._run();
     else this.#step(undefined, false);
+  }
+
+  /** @internal the future this task alone waits on is done: queue the wake-up. */
+  _wakeSoon(fut: Future<unknown>): void {
+    this._tWaking = fut;
+    this._loop._pushReady(this);
   }
 
   /** @internal the future this task waited on completed. */
