@@ -14,13 +14,10 @@ interface Sleeping { _timer: TimerHandle | null }
 /** @internal A sleep's Future on top of `Base` (the greenlet bridge sleeps on its own kind of
  *  Future, so a greenlet's sleep(0) costs one Future and one queue slot too). */
 export function sleepFutureOf<B extends FutureClass>(Base: B): B {
-  return class SleepFuture extends Base implements Sleeping {
+  const SleepFuture = class extends Base implements Sleeping {
+    // No constructor of its own (a mixin's would have to spread its arguments): `_timer` starts
+    // as null on the prototype and is set only by sleeps that arm a timer.
     /** @internal */ declare _timer: TimerHandle | null;
-
-    constructor(...args: any[]) {
-      super(...args); // assigned here, not by a field initializer (see Future)
-      this._timer = null;
-    }
 
     override _describeWait(): string {
       return this._timer === null ? 'sleep(0)' : `sleep until t=${this._timer.when().toFixed(3)}`;
@@ -33,6 +30,8 @@ export function sleepFutureOf<B extends FutureClass>(Base: B): B {
       return true;
     }
   };
+  (SleepFuture.prototype as Sleeping)._timer = null;
+  return SleepFuture;
 }
 
 const SleepFuture = sleepFutureOf(Future);
