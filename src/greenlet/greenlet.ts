@@ -211,6 +211,21 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
     else h.push(hook);
   }
 
+  /** @internal Forgets a hook given to _whenDead (a wait that timed out). */
+  _unwhenDead(hook: (g: Greenlet<T>) => void): void {
+    const h = this.#onDeath;
+    if (h === hook) this.#onDeath = null;
+    else if (Array.isArray(h)) {
+      const i = h.indexOf(hook);
+      if (i >= 0) h.splice(i, 1);
+    }
+  }
+
+  /** @internal for tests: death hooks still attached. */
+  get _hookCount(): number {
+    const h = this.#onDeath;
+    return h === null ? 0 : typeof h === 'function' ? 1 : h.length;
+  }
 
   /** gevent: `Greenlet.join(timeout)`. Resolves to true once dead, false if the timeout passed
    *  first; never raises the greenlet's exception. */

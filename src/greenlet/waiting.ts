@@ -37,9 +37,17 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options: { timeou
   const count = Math.min(options.count ?? objs.length, objs.length);
   const done: T[] = [];
   let timer: TimerHandle | null = null;
+  // What is still watched when the wait ends early (timeout or count): unhooked at the end, so
+  // waiting on a long-lived greenlet again and again with a timeout leaves nothing behind.
+  const greenlets: Greenlet<any>[] = [];
+  const futures: Array<[Future<unknown>, () => void]> = [];
   const finish = (): void => {
     timer?.cancel();
-    if (!out.done()) out._finish(done.slice());
+    if (out.done()) return;
+    out._finish(done.slice());
+    if (done.length === objs.length) return;
+    for (const g of greenlets) if (!g.dead) g._unwhenDead(onReady as (g: Greenlet<any>) => void);
+    for (const [f, cb] of futures) if (!f.done()) f.removeDoneCallback(cb);
   };
   if (count === 0) { finish(); return out; }
   const onReady = (obj: T): void => {
@@ -49,10 +57,16 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options: { timeou
   };
   for (const obj of objs) {
     // Greenlets are watched through a death hook: no Future per greenlet.
-    if (obj instanceof Greenlet) { obj._whenDead(onReady as (g: Greenlet<any>) => void); continue; }
+    if (obj instanceof Greenlet) {
+      greenlets.push(obj);
+      obj._whenDead(onReady as (g: Greenlet<any>) => void);
+      continue;
+    }
     const f = readyFuture(obj);
-    if (f.done()) onReady(obj);
-    else f.addDoneCallback(() => onReady(obj));
+    if (f.done()) { onReady(obj); continue; }
+    const cb = (): void => onReady(obj);
+    futures.push([f, cb]);
+    f.addDoneCallback(cb);
   }
   if (!out.done() && options.timeout != null) timer = loop.callLater(options.timeout, finish);
   return out;

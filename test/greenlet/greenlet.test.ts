@@ -292,6 +292,23 @@ test('Pool: len counts running greenlets; waitAvailable; full; kill empties it (
   t.deepEqual(out, ['Size of pool 2', 'Size of pool 2', 'Size of pool 1']);
 });
 
+test('a wait that times out unhooks itself: polling a long-lived greenlet leaves nothing behind', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const worker = spawn(function* () { yield* sleep(100); return 'done'; });
+    const other = loop.createFuture<void>();
+    for (let i = 0; i < 50; i++) {
+      const ready = yield* wait([worker, other], { timeout: 1 });
+      t.deepEqual(ready, []);
+    }
+    t.is(worker._hookCount, 0);
+    t.is(other._cb0, null, 'no callback of the 50 waits is left on the future');
+    t.is(other._cbs?.length ?? 0, 0);
+    t.deepEqual(yield* joinall([worker], { timeout: 60 }), [worker]);
+    t.is(worker.value, 'done');
+    other.cancel();
+  });
+});
+
 test('Group: join(raiseError), killone, joinall/killall/wait/iwait', async (t) => {
   await runVirtual(t, function* () {
     const group = new Group();
