@@ -20,6 +20,9 @@ const root = path.dirname(here);
 const shared = process.env.SHARED_BENCH ?? path.resolve(root, '../shared/bench/peers');
 const write = process.argv.includes('--write');
 const n = process.env.N ?? '200000';
+// GN: the greenlet section's N (default N). At 200,000 its Tulip cases last 50–200 ms, mostly
+// V8 warming up; GN=1000000 measures both sides past that (gevent's cases then take ~30 s).
+const gn = process.env.GN ?? n;
 
 function run(label, cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 600_000, ...opts });
@@ -63,8 +66,8 @@ for (const extra of [lockPy, lockUv, lockNative]) {
 
 // the greenlet bridge against gevent, same run
 const greenlet = [
-  run('tulip-greenlet', process.execPath, ['--expose-gc', path.join(root, 'dist/bench/greenlet.js'), '--n', n]),
-  pyHas('gevent') ? run('python-gevent', sysPy, [path.join(shared, 'loop_gevent.py'), '--n', n]) : { label: 'python-gevent', missing: 'apt-get install python3-gevent' },
+  run('tulip-greenlet', process.execPath, ['--expose-gc', path.join(root, 'dist/bench/greenlet.js'), '--n', gn]),
+  pyHas('gevent') ? run('python-gevent', sysPy, [path.join(shared, 'loop_gevent.py'), '--n', gn]) : { label: 'python-gevent', missing: 'apt-get install python3-gevent' },
 ];
 
 const impls = results.map((r) => r.label);
@@ -97,13 +100,13 @@ for (const c of ['greenlet_pingpong_queue', 'greenlet_sleep0', 'greenlet_spawn_j
 const missing = [...results, ...greenlet].filter((r) => !r.rows).map((r) => `- ${r.label}: missing (${r.missing})`);
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.type()} ${os.release()}, node ${process.version}`;
 const table = [
-  `Command: \`npm run bench\` (N=${n}; \`node bench/run.mjs --write\` after \`npm run build\`), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
+  `Command: \`npm run bench\` (N=${n}${gn !== n ? `, GN=${gn}` : ''}; \`${gn !== n ? `GN=${gn} ` : ''}node bench/run.mjs --write\` after \`npm run build\`), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
   'Figures are operations per second (higher is better); ratios are Tulip ÷ peer in the same run',
   '(for pingpong_future_async, Tulip async-function tasks ÷ the peer\'s pingpong_future).',
   '',
   ...lines,
   '',
-  'Greenlet bridge (`dist/bench/greenlet.js`) against gevent (`loop_gevent.py`, Debian python3), same run:',
+  `Greenlet bridge (\`dist/bench/greenlet.js\`) against gevent (\`loop_gevent.py\`, Debian python3), same run, N=${gn}:`,
   '',
   ...glines,
   ...(missing.length ? ['', ...missing] : []),
