@@ -67,14 +67,16 @@ export interface LoopEvents {
 export interface EventLoopOptions {
   clock?: Clock;
   debug?: boolean;
-  /** Where tasks were created, for the task tree and leak reports (project only):
-   *  'each' captures a stack per task (~3 µs; the default in debug mode), 'first' once per
-   *  coroutine function (cheap enough for production), 'off' (the default otherwise). */
+  /** Where tasks (and futures) were created, for the task tree and leak reports (project only):
+   *  'all' captures a stack per task and per future (for hunting a future whose exception
+   *  nobody retrieved; future-heavy code runs tens of times slower), 'each' per task (~3 µs;
+   *  the default in debug mode), 'first' once per coroutine function (cheap enough for
+   *  production), 'off' (the default otherwise). */
   creationSites?: CreationSites;
 }
 
-export type CreationSites = 'off' | 'first' | 'each';
-const SITE_MODES: Record<CreationSites, 0 | 1 | 2> = { off: 0, first: 1, each: 2 };
+export type CreationSites = 'off' | 'first' | 'each' | 'all';
+const SITE_MODES: Record<CreationSites, 0 | 1 | 2 | 3> = { off: 0, first: 1, each: 2, all: 3 };
 
 /** asyncio: `AbstractEventLoop`. One scheduler; several may exist. */
 export class EventLoop {
@@ -86,9 +88,9 @@ export class EventLoop {
   _asyncWoken = false;
   /** @internal the runnable that set _asyncWoken wants to run again at the same slot. */
   _resumeSlot = false;
-  /** @internal creation-site capture for new tasks: 0 off, 1 first per function, 2 each. */
-  _sites: 0 | 1 | 2 = 0;
-  #sitesChosen: 0 | 1 | 2 = 0;
+  /** @internal creation-site capture: 0 off, 1 first per function, 2 each task, 3 and each future. */
+  _sites: 0 | 1 | 2 | 3 = 0;
+  #sitesChosen: 0 | 1 | 2 | 3 = 0;
   /** @internal a done Future of `true`, shared by the fast paths of acquire() and friends. */
   _doneTrue: Future<true> | null = null;
   /** @internal Tulip transports, servers and subprocesses open (they can wake the loop). */
@@ -325,7 +327,7 @@ export class EventLoop {
       const f = ref.deref();
       if (f === undefined) continue;
       const error = f._peekState().error;
-      const site = f instanceof Task && f._createdAt ? `, created ${f._createdAt.trim().split('\n')[0]!.trim()}` : '';
+      const site = f._createdAt ? `, created ${f._createdAt.trim().split('\n')[0]!.trim()}` : '';
       leaks.push(`${f._kind()} ${f instanceof Task ? f.getName() + ' ' : ''}failed and nobody retrieved its exception: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${site}`);
     }
     return leaks;
@@ -611,15 +613,15 @@ export class EventLoop {
   /** asyncio: `loop.set_debug`. Reports callbacks and task steps slower than slowCallbackDuration. */
   setDebug(on: boolean): void {
     this.#debug = Boolean(on);
-    this._sites = this.#debug ? 2 : this.#sitesChosen;
+    this._sites = this.#debug ? Math.max(2, this.#sitesChosen) as 2 | 3 : this.#sitesChosen;
   }
 
   /** Project only: how tasks created from now on record where they were created. */
   setCreationSites(mode: CreationSites): void {
     const m = SITE_MODES[mode];
-    if (m === undefined) throw new TypeError(`creationSites must be 'off', 'first' or 'each', got ${String(mode)}`);
+    if (m === undefined) throw new TypeError(`creationSites must be 'off', 'first', 'each' or 'all', got ${String(mode)}`);
     this.#sitesChosen = m;
-    this._sites = this.#debug ? 2 : m;
+    this._sites = this.#debug ? Math.max(2, m) as 2 | 3 : m;
   }
 
   /** asyncio: `loop.get_debug`. */

@@ -22,6 +22,7 @@ import type { Task } from './task.js';
 import type { Yieldable } from './coroutine.js';
 import { asyncTaskContext, getEventLoop } from '../loop/running.js';
 import { CancelledError, InvalidStateError, type CancelReason } from './errors.js';
+import { creationSite } from './creation-site.js';
 
 const PENDING = 0, FINISHED = 1, CANCELLED = 2;
 type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
@@ -75,12 +76,15 @@ export class Future<T> implements PromiseLike<T> {
   declare _prom: Promise<T> | null;
   /** @internal where _run resumes after a microtask drain */
   declare _cbIndex: number;
+  /** @internal where it was created, in 'all' mode (tasks: see Task; EventLoop's creationSites) */
+  declare readonly _createdAt: string | undefined;
   /** @internal set while an exception nobody retrieved is pending report: the entry in the
    *  loop's `_unretrieved` set (close({ strict }) lists them) and in the FinalizationRegistry */
   declare _reportable: WeakRef<Future<unknown>> | null;
 
   constructor(loop?: EventLoop) {
-    (this as { _loop: EventLoop })._loop = loop ?? getEventLoop();
+    const l = (this as { _loop: EventLoop })._loop = loop ?? getEventLoop();
+    if (l._sites === 3) (this as { _createdAt: string | undefined })._createdAt = creationSite();
     this._state = PENDING;
     this._value = undefined;
     this._error = undefined;
@@ -433,7 +437,7 @@ function short(x: unknown): string {
 }
 
 (Future.prototype as { _shared: boolean })._shared = false;
-Object.assign(Future.prototype, { _cancelMsg: undefined, _cancelReason: undefined, _prom: null, _cbIndex: 0, _reportable: null });
+Object.assign(Future.prototype, { _cancelMsg: undefined, _cancelReason: undefined, _prom: null, _cbIndex: 0, _reportable: null, _createdAt: undefined });
 
 /** Type guard usable across the layers. */
 export function isFuture(x: unknown): x is Future<unknown> {

@@ -18,11 +18,11 @@
 // cancels such a task at once and drops the promise's outcome (documented in docs/tasks.md).
 
 import type { EventLoop } from '../loop/event-loop.js';
-import { fileURLToPath } from 'node:url';
 import { asyncEverUsed, asyncTaskContext, current } from '../loop/running.js';
 import { Future, type Waiter } from './future.js';
 import { CancelledError, RuntimeError, type CancelReason } from './errors.js';
 import { isGenerator, isGeneratorFunction, isThenable, type Coroutine, type Yieldable } from './coroutine.js';
+import { creationSite, firstSite, siteKeyOf } from './creation-site.js';
 
 const GENERATOR = 0, ASYNC_FN = 1, PROMISE = 2, PLAIN_FN = 3;
 type Kind = typeof GENERATOR | typeof ASYNC_FN | typeof PROMISE | typeof PLAIN_FN;
@@ -62,7 +62,6 @@ export class Task<T> extends Future<T> implements Waiter {
   declare _tName: string | null;
   /** @internal */ declare readonly _tId: number;
   /** @internal the task that created this one, for the task tree. */ declare readonly _parent: Task<unknown> | null;
-  /** @internal where it was created (see EventLoop's creationSites). */ declare readonly _createdAt: string | undefined;
 
   /** @internal */
   constructor(body: TaskBody<T>, loop: EventLoop, name?: string, plain = false, siteKey?: object) {
@@ -108,7 +107,10 @@ export class Task<T> extends Future<T> implements Waiter {
     (this as { _tId: number })._tId = ++taskCounter;
     this._tName = name ?? null;
     (this as { _parent: Task<unknown> | null })._parent = current.task ?? asyncTaskContext.getStore() ?? null;
-    (this as { _createdAt: string | undefined })._createdAt = loop._sites === 0 ? undefined : loop._sites === 2 ? creationSite() : firstSite(siteKey ?? siteKeyOf(body));
+    const sites = loop._sites;
+    if (sites !== 3) { // 'all': the Future constructor has captured it already
+      (this as { _createdAt: string | undefined })._createdAt = sites === 0 ? undefined : sites === 2 ? creationSite() : firstSite(siteKey ?? siteKeyOf(body));
+    }
     loop._registerTask(this);
     loop._pushReady(this);
   }
@@ -436,36 +438,3 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 }
 (Task.prototype as { _shared: boolean })._shared = true;
-
-/** Tulip's own source folder (src/ under tsx, dist/src/ when built): its frames are skipped. */
-const LIBRARY_DIR = fileURLToPath(new URL('..', import.meta.url));
-
-/** The first frames of the stack outside Tulip and Node's internals: where user code created the
- *  task (debug mode only; a stack capture costs microseconds). */
-function creationSite(): string | undefined {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 30;
-  const stack = new Error().stack;
-  Error.stackTraceLimit = limit;
-  if (stack === undefined) return undefined;
-  const frames = stack.split('\n').slice(1).map((l) => l.trim())
-    .filter((l) => !l.includes(LIBRARY_DIR) && !l.includes('(node:') && !l.startsWith('at node:'));
-  return frames.length === 0 ? undefined : frames.slice(0, 4).join('\n');
-}
-
-const firstSites = new WeakMap<object, string | undefined>();
-
-/** 'first' mode: what identifies "the same coroutine function": a generator object's prototype
- *  is its function's `prototype`, shared by every call; a function is itself. */
-function siteKeyOf(body: unknown): object | null {
-  if (isGenerator(body)) return Object.getPrototypeOf(body) as object;
-  return typeof body === 'function' ? body : null;
-}
-
-/** The creation site of the first task made from `key`, captured once. */
-function firstSite(key: object | null): string | undefined {
-  if (key === null) return creationSite();
-  let site = firstSites.get(key);
-  if (site === undefined && !firstSites.has(key)) firstSites.set(key, (site = creationSite()));
-  return site;
-}

@@ -32,6 +32,7 @@ test('close({ strict: true }) lists what was left behind; without strict it is o
 
 test('close({ strict }) lists failed futures nobody retrieved; run(main, { strict }) is the test helper', async (t) => {
   const fx = makeLoop({ debug: true });
+  fx.loop.setCreationSites('all'); // a site for every future, not only tasks
   let kept!: Future<void>;
   await fx.loop.runUntilComplete(function* () {
     kept = fx.loop.createFuture<void>();
@@ -45,9 +46,10 @@ test('close({ strict }) lists failed futures nobody retrieved; run(main, { stric
   }());
   const e = t.throws(() => fx.loop.close({ strict: true }), { instanceOf: LeakError })!;
   t.deepEqual(e.leaks.map((l) => l.replace(/, created .*/, ', created …')), [
-    'Future failed and nobody retrieved its exception: RangeError: lost failure',
+    'Future failed and nobody retrieved its exception: RangeError: lost failure, created …',
     'Task dropper failed and nobody retrieved its exception: TypeError: task failure, created …',
   ]);
+  t.regex(e.leaks[0]!, /created at .*shutdown\.test\.ts:\d+:\d+/, 'debug mode records where a future was made');
   t.is(kept.exception()!.message, 'lost failure');
 
   const { run, VirtualClock } = await import('../../src/index.js');

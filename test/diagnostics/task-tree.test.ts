@@ -69,7 +69,11 @@ test("creationSites: 'first' records one site per coroutine function, 'each' one
   t.is(loop._sites, 2, 'debug mode captures each');
   loop.setDebug(false);
   t.is(loop._sites, 1);
-  t.throws(() => loop.setCreationSites('all' as 'each'), { instanceOf: TypeError });
+  loop.setCreationSites('all');
+  t.is(loop._sites, 3);
+  loop.setDebug(true);
+  t.is(loop._sites, 3, "debug mode keeps 'all'");
+  t.throws(() => loop.setCreationSites('every' as 'each'), { instanceOf: TypeError });
   loop.close();
 });
 
