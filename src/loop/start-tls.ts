@@ -75,7 +75,9 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
     onReplace?.(transport, next);
     out._finish(next);
   };
-  secure.once('error', onError);
+  // `on`, not `once`: a failing handshake can emit more than one error (an alert, then a reset),
+  // and an 'error' with no listener would throw; after a failure they all land in fail(), a no-op.
+  secure.on('error', onError);
   secure.once('close', onClose);
   secure.once(serverSide ? 'secure' : 'secureConnect', onSecure);
   out.addDoneCallback(() => { if (out.cancelled()) fail(new Error('startTls cancelled')); });
