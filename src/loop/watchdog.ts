@@ -129,12 +129,20 @@ export class Watchdog {
     });
     this.#worker.unref();
     const onStall = options.onStall;
-    this.ready = new Promise((resolve) => {
+    this.ready = new Promise((resolve, reject) => {
       this.#worker.on('message', (m: StallReport | { ready: true }) => {
         if ('ready' in m) resolve();
         else onStall?.(m);
       });
+      // A watchdog that cannot watch (no inspector in this Node build, a worker that died)
+      // says so once and stops; it never takes the program down with it.
+      this.#worker.on('error', (error) => {
+        clearInterval(this.#interval);
+        process.emitWarning(`tulip watchdog stopped: ${error.message}`, 'WatchdogWarning');
+        reject(error);
+      });
     });
+    this.ready.catch(() => {}); // the warning above is the report when nobody awaits ready
     const beat = this.#beat;
     this.#interval = setInterval(() => Atomics.add(beat, 0, 1), Math.max(1, Math.floor((threshold * 1000) / 8)));
     this.#interval.unref();
