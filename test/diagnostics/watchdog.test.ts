@@ -4,9 +4,9 @@ import test from 'ava';
 import { performance } from 'node:perf_hooks';
 import { EventLoop, startWatchdog, type Coroutine, type StallReport } from '../../src/index.js';
 
-function spinUntilCaptured(wd: { captures: number }, before: number): void {
-  const limit = performance.now() + 20_000; // a broken watchdog fails the test instead of hanging it
-  while (wd.captures === before && performance.now() < limit) { /* the stall under test */ }
+function spinUntilCaptured(wd: { captures: number }, target: number): void {
+  const limit = performance.now() + 8_000; // a broken watchdog fails the test instead of hanging it
+  while (wd.captures < target && performance.now() < limit) { /* the stall under test */ }
 }
 
 test('startWatchdog names the task or callback holding the main thread and its stack, while it is stuck', async (t) => {
@@ -29,25 +29,27 @@ test('startWatchdog names the task or callback holding the main thread and its s
   await wd.ready;
   const loop = new EventLoop();
   await loop.runUntilComplete(function* (): Coroutine<void> {
-    yield* loop.createTask(function* () { spinUntilCaptured(wd, 0); }(), { name: 'cruncher' });
-    // The next callback keeps the thread stuck: the same stall, sampled again, names it.
+    // Each spin waits for captures made while it runs (counting from its own start), so a
+    // sample that lands between two of them cannot end the next one early.
+    yield* loop.createTask(function* () { spinUntilCaptured(wd, wd.captures + 1); }(), { name: 'cruncher' });
     const done = loop.createFuture<void>();
-    loop.callSoon(function plainCallback() { spinUntilCaptured(wd, 1); done.setResult(); });
+    loop.callSoon(function plainCallback() { spinUntilCaptured(wd, wd.captures + 2); done.setResult(); });
     yield* done;
   });
   loop.close();
   const first = await reportWhere((r) => r.culprit === 'cruncher');
-  const second = await reportWhere((r) => r.stack.some((f) => f.startsWith('plainCallback (')));
   t.true(first.stack.some((f) => f.startsWith('spinUntilCaptured (')), first.stack.join('\n'));
   t.true(first.stack.some((f) => f.includes('watchdog.test.ts')));
   t.true(first.blockedFor >= 0.05);
   t.true(first.duration >= first.blockedFor);
-  t.true(second.blockedFor >= 0.1, 'sampled again at twice the threshold');
-  t.is(second.duration, first.duration, 'one stall');
-  t.regex(second.culprit ?? '', /^a callback of <EventLoop/);
+  // One callback stuck long enough for two samples: the stall is sampled again at 2x.
+  const inCallback = (r: StallReport): boolean => r.stack.some((f) => f.startsWith('plainCallback ('));
+  const resampled = await reportWhere((r) => inCallback(r) && r.blockedFor >= 0.1);
+  t.regex(resampled.culprit ?? '', /^a callback of <EventLoop/);
+  await reportWhere((r) => inCallback(r) && r !== resampled); // the other sample of that stall
+  t.true(resampled.duration >= resampled.blockedFor);
   // Those reports arrived, so the watchdog saw the thread turn: a new stall is a new report.
-  const before = wd.captures;
-  (function laterStall() { spinUntilCaptured(wd, before); })();
+  (function laterStall() { spinUntilCaptured(wd, wd.captures + 1); })();
   const later = await reportWhere((r) => r.stack.some((f) => f.startsWith('laterStall (')));
   t.is(later.culprit, null);
   t.true(later.blockedFor >= 0.05);
