@@ -35,6 +35,17 @@ function bounded<T>(inner: Future<T>, timeout: number | null, onTimeout: () => u
   return out;
 }
 
+/** After `timeout` seconds (none if null), takes `entry` out of `list` and fails `out` with
+ *  `error()`, unless the other side took it first. */
+function expireWaiter<E>(list: E[], entry: E, out: Future<unknown>, timeout: number | null, error: () => unknown): void {
+  if (timeout === null) return;
+  const timer = out.getLoop().callLater(timeout, () => {
+    const i = list.indexOf(entry);
+    if (i >= 0) { list.splice(i, 1); out._fail(error()); }
+  });
+  out.addDoneCallback(() => timer.cancel());
+}
+
 /** gevent: `gevent.queue.Queue(maxsize=None)`. */
 export class Queue<T = unknown> {
   protected readonly _q: SyncQueue<T>;
@@ -153,8 +164,7 @@ export class Channel<T = unknown> {
 
   put(item: T, options: Opts = {}): Future<void> {
     const { block = true, timeout = null } = options;
-    const loop = hubLoop();
-    const out = new BridgeFuture<void>(loop);
+    const out = new BridgeFuture<void>(hubLoop());
     const getter = this.#getters.shift();
     if (getter !== undefined) {
       getter._finish(item);
@@ -164,20 +174,13 @@ export class Channel<T = unknown> {
     if (!block) { out._fail(new Full()); return out; }
     const entry = { item, fut: out };
     this.#putters.push(entry);
-    if (timeout !== null) {
-      const timer = loop.callLater(timeout, () => {
-        const i = this.#putters.indexOf(entry);
-        if (i >= 0) { this.#putters.splice(i, 1); out._fail(new Full()); }
-      });
-      out.addDoneCallback(() => timer.cancel());
-    }
+    expireWaiter(this.#putters, entry, out, timeout, () => new Full());
     return out;
   }
 
   get(options: Opts = {}): Future<T> {
     const { block = true, timeout = null } = options;
-    const loop = hubLoop();
-    const out = new BridgeFuture<T>(loop);
+    const out = new BridgeFuture<T>(hubLoop());
     const putter = this.#putters.shift();
     if (putter !== undefined) {
       putter.fut._finish(undefined);
@@ -186,13 +189,7 @@ export class Channel<T = unknown> {
     }
     if (!block) { out._fail(new Empty()); return out; }
     this.#getters.push(out);
-    if (timeout !== null) {
-      const timer = loop.callLater(timeout, () => {
-        const i = this.#getters.indexOf(out);
-        if (i >= 0) { this.#getters.splice(i, 1); out._fail(new Empty()); }
-      });
-      out.addDoneCallback(() => timer.cancel());
-    }
+    expireWaiter(this.#getters, out, out, timeout, () => new Empty());
     return out;
   }
 }

@@ -12,7 +12,8 @@
 // would fire on programs that merely wait for a slow peer.
 
 import type { EventLoop } from './event-loop.js';
-import { asyncTaskContext, current } from './running.js';
+import { runningTaskOrNull } from './running.js';
+import { firstFrame } from '../tasks/creation-site.js';
 import type { Future } from '../tasks/future.js';
 import type { Task } from '../tasks/task.js';
 
@@ -41,7 +42,7 @@ function describe(task: Task<unknown>): Omit<TaskInfo, 'children'> {
   const g = task._greenlet as { name?: string } | null;
   return {
     name: task.getName(),
-    state: task.cancelling() > 0 ? 'cancelling' : w !== null ? 'waiting' : task === (current.task ?? asyncTaskContext.getStore()) ? 'running' : 'ready',
+    state: task.cancelling() > 0 ? 'cancelling' : w !== null ? 'waiting' : task === runningTaskOrNull() ? 'running' : 'ready',
     waitingOn: w === null ? null : w._describeWait(),
     greenlet: g?.name ?? null,
     createdAt: task._createdAt ?? null,
@@ -71,7 +72,7 @@ export function formatTasks(roots: TaskInfo[]): string {
     const g = n.greenlet === null ? '' : ` (greenlet ${n.greenlet})`;
     const wait = n.waitingOn === null ? '' : ` waits on ${n.waitingOn}`;
     lines.push(`${prefix}${branch}${n.name}${g} [${n.state}]${wait}`);
-    if (n.createdAt !== null) lines.push(`${prefix}${top ? '' : last ? '   ' : '│  '}  created ${n.createdAt.trim().split('\n')[0]!.trim()}`);
+    if (n.createdAt !== null) lines.push(`${prefix}${top ? '' : last ? '   ' : '│  '}  created ${firstFrame(n.createdAt)}`);
     const next = top ? prefix : prefix + (last ? '   ' : '│  ');
     n.children.forEach((c, i) => walk(c, next, i === n.children.length - 1, false));
   };

@@ -34,6 +34,7 @@ import { isGenerator, isThenable, type Awaitable } from '../tasks/coroutine.js';
 import { createConnection, createServer, type ConnectOptions, type ServeOptions, type Server } from './server.js';
 import type { Protocol, Transport } from './transport.js';
 import { startTls, type StartTlsOptions } from './start-tls.js';
+import { firstFrame } from '../tasks/creation-site.js';
 import { createDatagramEndpoint, type DatagramOptions, type DatagramProtocol, type DatagramTransport } from './datagram.js';
 import { DeadlockError, dumpTasks, findCycle, formatTasks, nodeIsIdle, type TaskInfo } from './diagnostics.js';
 
@@ -317,7 +318,7 @@ export class EventLoop {
     const leaks: string[] = [];
     for (const t of this.#tasks) {
       const w = t._waitingOn;
-      leaks.push(`task ${t.getName()} still pending${w === null ? '' : `, waiting on ${w._describeWait()}`}${t._createdAt ? `, created ${t._createdAt.trim().split('\n')[0]!.trim()}` : ''}`);
+      leaks.push(`task ${t.getName()} still pending${w === null ? '' : `, waiting on ${w._describeWait()}`}${createdSuffix(t)}`);
     }
     const timers = this.#timers.live;
     if (timers > 0) leaks.push(`${timers} timer${timers === 1 ? '' : 's'} still armed`);
@@ -327,8 +328,7 @@ export class EventLoop {
       const f = ref.deref();
       if (f === undefined) continue;
       const error = f._peekState().error;
-      const site = f._createdAt ? `, created ${f._createdAt.trim().split('\n')[0]!.trim()}` : '';
-      leaks.push(`${f._kind()} ${f instanceof Task ? f.getName() + ' ' : ''}failed and nobody retrieved its exception: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${site}`);
+      leaks.push(`${f._kind()} ${f instanceof Task ? f.getName() + ' ' : ''}failed and nobody retrieved its exception: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${createdSuffix(f)}`);
     }
     return leaks;
   }
@@ -613,7 +613,7 @@ export class EventLoop {
   /** asyncio: `loop.set_debug`. Reports callbacks and task steps slower than slowCallbackDuration. */
   setDebug(on: boolean): void {
     this.#debug = Boolean(on);
-    this._sites = this.#debug ? Math.max(2, this.#sitesChosen) as 2 | 3 : this.#sitesChosen;
+    this.#updateSites();
   }
 
   /** Project only: how tasks created from now on record where they were created. */
@@ -621,7 +621,12 @@ export class EventLoop {
     const m = SITE_MODES[mode];
     if (m === undefined) throw new TypeError(`creationSites must be 'off', 'first', 'each' or 'all', got ${String(mode)}`);
     this.#sitesChosen = m;
-    this._sites = this.#debug ? Math.max(2, m) as 2 | 3 : m;
+    this.#updateSites();
+  }
+
+  /** Debug mode records at least one site per task; 'all' stays 'all'. */
+  #updateSites(): void {
+    this._sites = this.#debug ? (Math.max(2, this.#sitesChosen) as 2 | 3) : this.#sitesChosen;
   }
 
   /** asyncio: `loop.get_debug`. */
@@ -701,6 +706,11 @@ export class LeakError extends Error {
   }
 }
 LeakError.prototype.name = 'LeakError';
+
+/** `, created at …` for a leak line, when the task or future recorded its site. */
+function createdSuffix(f: Future<unknown>): string {
+  return f._createdAt ? `, created ${firstFrame(f._createdAt)}` : '';
+}
 
 function isTask(x: unknown): boolean {
   return x instanceof Task;

@@ -27,6 +27,11 @@ export const asyncEverUsed = { value: false };
 /** Set by policy.ts: returns the default loop, creating it on first use. */
 export const hooks: { defaultLoop: (() => EventLoop) | null } = { defaultLoop: null };
 
+/** The task whose code is running (a generator step, or an async task's continuation), or null. */
+export function runningTaskOrNull(): Task<unknown> | null {
+  return current.task ?? asyncTaskContext.getStore() ?? null;
+}
+
 /** The loop running the current callback, task step or async-task continuation, or null. */
 export function runningLoopOrNull(): EventLoop | null {
   if (current.loop !== null) return current.loop;

@@ -67,7 +67,7 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
     timer.cancel();
     secure.off('error', onError);
     secure.off('close', onClose);
-    if (out.done()) { // cancelled while the handshake ran
+    if (out.done()) { // cancelled, and its done callback (which calls fail) has not run yet
       secure.destroy();
       return;
     }

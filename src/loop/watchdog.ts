@@ -18,7 +18,7 @@
 // it runs all the time); `process.report` (only for the calling thread).
 
 import { Worker } from 'node:worker_threads';
-import { asyncTaskContext, current } from './running.js';
+import { current, runningTaskOrNull } from './running.js';
 
 /** What a stall looked like. Project only. */
 export interface StallReport {
@@ -167,7 +167,7 @@ export function startWatchdog(options: WatchdogOptions = {}): Watchdog {
 
 /** Called by the watchdog (through the inspector) while the main thread is paused. */
 function culprit(): string | null {
-  const task = current.task ?? asyncTaskContext.getStore() ?? null;
+  const task = runningTaskOrNull();
   if (task === null) return current.loop === null ? null : `a callback of ${current.loop}`;
   const g = task._greenlet as { name?: string } | null;
   return g?.name ? `${task.getName()} (greenlet ${g.name})` : task.getName();

@@ -6,7 +6,7 @@
 // greenlet bridge and top-level scripts need (documented in docs/tasks.md).
 
 import type { EventLoop } from '../loop/event-loop.js';
-import { asyncTaskContext, current, getEventLoop } from '../loop/running.js';
+import { getEventLoop, runningTaskOrNull } from '../loop/running.js';
 import { Future } from './future.js';
 import type { Task, TaskBody } from './task.js';
 import { isGenerator, isThenable, type Awaitable } from './coroutine.js';
@@ -20,7 +20,7 @@ export function createTask<T>(body: TaskBody<T>, options: { name?: string } = {}
 
 /** asyncio: `current_task`. The task running now (generator or async-function), or null. */
 export function currentTask(): Task<unknown> | null {
-  return current.task ?? asyncTaskContext.getStore() ?? null;
+  return runningTaskOrNull();
 }
 
 /** asyncio: `all_tasks`. Tasks of the loop (default: current) that are not done. */

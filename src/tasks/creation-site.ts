@@ -24,6 +24,11 @@ export function creationSite(): string | undefined {
   return frames.length === 0 ? undefined : frames.slice(0, 4).join('\n');
 }
 
+/** The innermost frame of a site, for one-line reports (`at fn (file:line:col)`). */
+export function firstFrame(site: string): string {
+  return site.trim().split('\n')[0]!.trim();
+}
+
 const firstSites = new WeakMap<object, string | undefined>();
 
 /** 'first' mode: what identifies "the same coroutine function": a generator object's prototype

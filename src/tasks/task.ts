@@ -18,7 +18,7 @@
 // cancels such a task at once and drops the promise's outcome (documented in docs/tasks.md).
 
 import type { EventLoop } from '../loop/event-loop.js';
-import { asyncEverUsed, asyncTaskContext, current } from '../loop/running.js';
+import { asyncEverUsed, asyncTaskContext, current, runningTaskOrNull } from '../loop/running.js';
 import { Future, type Waiter } from './future.js';
 import { CancelledError, RuntimeError, type CancelReason } from './errors.js';
 import { isGenerator, isGeneratorFunction, isThenable, type Coroutine, type Yieldable } from './coroutine.js';
@@ -106,7 +106,7 @@ export class Task<T> extends Future<T> implements Waiter {
     }
     (this as { _tId: number })._tId = ++taskCounter;
     this._tName = name ?? null;
-    (this as { _parent: Task<unknown> | null })._parent = current.task ?? asyncTaskContext.getStore() ?? null;
+    (this as { _parent: Task<unknown> | null })._parent = runningTaskOrNull();
     const sites = loop._sites;
     if (sites !== 3) { // 'all': the Future constructor has captured it already
       (this as { _createdAt: string | undefined })._createdAt = sites === 0 ? undefined : sites === 2 ? creationSite() : firstSite(siteKey ?? siteKeyOf(body));
@@ -164,8 +164,7 @@ export class Task<T> extends Future<T> implements Waiter {
       // Untracked promise: nothing can be delivered to it; the task ends cancelled now.
       this._cancelReason = reason;
       const r = super.cancel(msg);
-      this._loop._unregisterTask(this as Task<unknown>);
-      this._greenlet?._taskDone(this);
+      this.#ended();
       return r;
     }
     const w = this._tWaitingOn;
@@ -361,6 +360,11 @@ export class Task<T> extends Future<T> implements Waiter {
     } else {
       this._finish(value);
     }
+    this.#ended();
+  }
+
+  /** The task is done: the loop stops tracking it, and its greenlet (if any) dies now. */
+  #ended(): void {
     this._loop._unregisterTask(this as Task<unknown>);
     this._greenlet?._taskDone(this);
   }
@@ -368,8 +372,7 @@ export class Task<T> extends Future<T> implements Waiter {
   #finishWithError(error: unknown): void {
     if (error instanceof CancelledError) this._finishCancelled(error);
     else this._fail(error);
-    this._loop._unregisterTask(this as Task<unknown>);
-    this._greenlet?._taskDone(this);
+    this.#ended();
   }
 
   #startAsync(): void {
