@@ -9,8 +9,8 @@
 // keep-alive/persist -> close in place, close appended when absent) and drops the other
 // hop-by-hop headers, those named in Connection and Proxy-Authorization.
 
-import { randomBytes, randomInt } from 'node:crypto';
-import { IncompleteReadError, LimitOverrunError, type Coroutine, type StreamReader } from 'tulip';
+import { randomFillSync, randomInt } from 'node:crypto';
+import { IncompleteReadError, LimitOverrunError, waitFor, type Coroutine, type StreamReader } from 'tulip';
 
 export const MAX_HEAD_BYTES = 64 * 1024;
 
@@ -31,11 +31,12 @@ export interface RequestHead {
 }
 
 /** Reads the head up to its blank line (CRLF or bare LF) in one read, and splits it into lines.
- *  Null when the client closed before a full head. 431 past the reader's limit or `maxBytes`. */
-export function* readHead(reader: StreamReader, maxBytes = MAX_HEAD_BYTES): Coroutine<string[] | null> {
+ *  Null when the client closed before a full head. 431 past the reader's limit or `maxBytes`.
+ *  With `timeout` (seconds) the read is bounded (TimeoutError); it is a Future wait, no Task. */
+export function* readHead(reader: StreamReader, maxBytes = MAX_HEAD_BYTES, timeout: number | null = null): Coroutine<string[] | null> {
   let raw: Buffer;
   try {
-    raw = yield* reader.readUntil(HEAD_ENDS);
+    raw = yield* (timeout === null ? reader.readUntil(HEAD_ENDS) : waitFor(reader.readUntil(HEAD_ENDS), timeout));
   } catch (error) {
     if (error instanceof IncompleteReadError) return null;
     if (error instanceof LimitOverrunError) throw new HttpError(431, `request head over ${reader.limit} bytes`);
@@ -53,7 +54,7 @@ export function* readHead(reader: StreamReader, maxBytes = MAX_HEAD_BYTES): Coro
     out.push(line);
   }
   // Only blank lines so far (a client that sent CRLFs first): read the real head.
-  return yield* readHead(reader, maxBytes);
+  return yield* readHead(reader, maxBytes, timeout);
 }
 
 /** The end of a head: a blank line, with CRLF or bare-LF endings (or a mix). */
@@ -159,22 +160,27 @@ export function rewrite(head: RequestHead): Rewritten {
   return { host, upstream: parseAuthority(host, 80), path: targetPath(head.target), kept };
 }
 
-const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const DECOY_LINE = 2 + 16 + 2 + 128 + 2;
+const UPPER = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ');
+const ALNUM = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
+/** Random byte -> letter: tables instead of a division per character. */
+const TO_UPPER = Uint8Array.from({ length: 256 }, (_, i) => UPPER[i % 26]!);
+const TO_ALNUM = Uint8Array.from({ length: 256 }, (_, i) => ALNUM[i % 62]!);
+export const DECOY_LINE = 2 + 16 + 2 + 128 + 2;
+const RANDOM = Buffer.allocUnsafe(32 * 144);
 
-/** 32 decoy lines `X-<16 A-Z>: <128 A-Za-z0-9>\r\n`, from one randomBytes call (WARP.md §8.20). */
-export function decoyHeaders(count = 32): Buffer {
-  const rnd = randomBytes(count * 144);
-  const out = Buffer.allocUnsafe(count * DECOY_LINE);
-  let o = 0, r = 0;
+/** 32 decoy lines `X-<16 A-Z>: <128 A-Za-z0-9>\r\n`, from one random fill (WARP.md §8.20).
+ *  Written into `out` at `at` when given (the head is assembled in one buffer). */
+export function decoyHeaders(count = 32, out = Buffer.allocUnsafe(count * DECOY_LINE), at = 0): Buffer {
+  const rnd = count * 144 <= RANDOM.length ? RANDOM : Buffer.allocUnsafe(count * 144);
+  randomFillSync(rnd, 0, count * 144);
+  let o = at, r = 0;
   for (let i = 0; i < count; i++) {
     out[o++] = 88; // X
     out[o++] = 45; // -
-    for (let j = 0; j < 16; j++) out[o++] = UPPER.charCodeAt(rnd[r++]! % 26);
+    for (let j = 0; j < 16; j++) out[o++] = TO_UPPER[rnd[r++]!]!;
     out[o++] = 58; // :
     out[o++] = 32;
-    for (let j = 0; j < 128; j++) out[o++] = ALNUM.charCodeAt(rnd[r++]! % 62);
+    for (let j = 0; j < 128; j++) out[o++] = TO_ALNUM[rnd[r++]!]!;
     out[o++] = 13;
     out[o++] = 10;
   }

@@ -14,7 +14,7 @@ import {
   type Coroutine, type StreamReader, type StreamWriter, type Task,
 } from 'tulip';
 import {
-  HttpError, decoyHeaders, errorResponse, hostPieces, parseAuthority, parseHead, readHead, rewrite,
+  DECOY_LINE, HttpError, MAX_HEAD_BYTES, decoyHeaders, errorResponse, hostPieces, parseAuthority, parseHead, readHead, rewrite,
   type Authority, type RequestHead, type Rewritten,
 } from './http-head.js';
 import { CHUNK, pipe } from './relay.js';
@@ -60,7 +60,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
   let upstream: StreamWriter | null = null;
   let answered = false;
   try {
-    const lines = yield* waitFor(readHead(reader), opts.idleTimeout);
+    const lines = yield* readHead(reader, MAX_HEAD_BYTES, opts.idleTimeout);
     if (lines === null || lines.length - 1 < opts.minHeaders) return; // WARP: silent close
     const head = parseHead(lines);
     const connect = (to: Authority): Coroutine<[StreamReader, StreamWriter]> => connectUpstream(to, opts.connectTimeout);
@@ -139,17 +139,25 @@ export interface HeadSink {
 /** Sends the head in WARP's wire format; each pause separates writes (WARP.md §5.3). */
 export function* sendHead(to: HeadSink, head: RequestHead, rw: Rewritten, scale: number, random: () => number): Coroutine<void> {
   const requestLine = `${head.method} ${rw.path} ${head.version}\r\n`;
-  const tail = '\r\n' + rw.kept.map((l) => l + '\r\n').join('') + '\r\n';
-  const pieces = hostPieces(rw.host, (min, max) => min + Math.floor(random() * (max - min)));
-  const decoys = decoyHeaders();
+  let tail = '\r\n';
+  for (const line of rw.kept) tail += line + '\r\n';
+  tail += '\r\n';
   if (!(scale > 0)) {
-    to.write(Buffer.concat([Buffer.from(requestLine, 'latin1'), decoys, Buffer.from(`Host: ${rw.host}${tail}`, 'latin1')]));
+    // No pauses: the whole head in one buffer, decoys generated in place, one write.
+    const a = Buffer.byteLength(requestLine, 'latin1');
+    const rest = `Host: ${rw.host}${tail}`;
+    const out = Buffer.allocUnsafe(a + 32 * DECOY_LINE + Buffer.byteLength(rest, 'latin1'));
+    out.write(requestLine, 0, 'latin1');
+    decoyHeaders(32, out, a);
+    out.write(rest, a + 32 * DECOY_LINE, 'latin1');
+    to.write(out);
     yield* to.drain();
     return;
   }
+  const pieces = hostPieces(rw.host, (min, max) => min + Math.floor(random() * (max - min)));
   to.write(Buffer.from(requestLine, 'latin1'));
   yield* sleep(0.2 * scale);
-  to.write(Buffer.concat([decoys, Buffer.from('Host: ')]));
+  to.write(Buffer.concat([decoyHeaders(), Buffer.from('Host: ')]));
   for (let i = 0; i < pieces.length; i++) {
     yield* sleep((random() < 0.5 ? 0.2 : 0.3) * scale);
     to.write(Buffer.from(i === pieces.length - 1 ? pieces[i]! + tail : pieces[i]!, 'latin1'));

@@ -5,7 +5,8 @@
 // TCP transports, callbacks run with this loop as the running loop, connectionMade and
 // connectionLost go through callSoon, and an open endpoint counts as I/O that can wake the loop.
 
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
+import { dgramModule } from './lazy.js';
 import type { AddressInfo } from 'node:net';
 import type { EventLoop } from './event-loop.js';
 import { Future } from '../tasks/future.js';
@@ -103,7 +104,7 @@ export interface DatagramOptions {
 export function createDatagramEndpoint<P extends DatagramProtocol>(loop: EventLoop, protocolFactory: () => P, options: DatagramOptions = {}): Future<[DatagramTransport, P]> {
   const fut = new Future<[DatagramTransport, P]>(loop);
   const family = options.family ?? (options.localAddr?.[0]?.includes(':') || options.remoteAddr?.[0]?.includes(':') ? 'udp6' : 'udp4');
-  const socket = dgram.createSocket({ type: family, reuseAddr: options.reuseAddress ?? false });
+  const socket = dgramModule().createSocket({ type: family, reuseAddr: options.reuseAddress ?? false });
   const fail = (error: Error): void => {
     if (!fut.done()) fut._fail(error);
     socket.close();

@@ -8,7 +8,8 @@
 // EADDRINUSE...) are passed as they are, so `error.code` stays reachable.
 
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { tlsModule } from './lazy.js';
 import type { EventLoop } from './event-loop.js';
 import { Transport, type Protocol } from './transport.js';
 import { Future } from '../tasks/future.js';
@@ -188,13 +189,13 @@ export function createServer(
   const noDelay = options.noDelay ?? where.path === undefined;
   let server: Server;
   const onSocket = (socket: net.Socket): void => {
-    if (noDelay) socket.setNoDelay(true);
+    if (noDelay && options.ssl) socket.setNoDelay(true); // net.Server sets it itself (below)
     const protocol = protocolFactory();
     server._attach(new Transport(loop, socket, protocol));
   };
   const netServer = options.ssl
-    ? tls.createServer({ ...options.ssl, allowHalfOpen: true } as tls.TlsOptions, onSocket)
-    : net.createServer({ allowHalfOpen: true }, onSocket);
+    ? tlsModule().createServer({ ...options.ssl, allowHalfOpen: true } as tls.TlsOptions, onSocket)
+    : net.createServer({ allowHalfOpen: true, noDelay }, onSocket);
   const listen = (): void => {
     if (where.path !== undefined) netServer.listen({ path: where.path, backlog: options.backlog ?? 100 });
     else netServer.listen({ host: where.host ?? undefined, port: where.port ?? 0, backlog: options.backlog ?? 100, exclusive: true });
@@ -229,7 +230,7 @@ export function createConnection<P extends Protocol>(
   const connectEvent = options.ssl ? 'secureConnect' : 'connect';
   if (options.ssl) {
     const base = typeof options.ssl === 'object' ? options.ssl : {};
-    socket = tls.connect({
+    socket = tlsModule().connect({
       ...base,
       host: where.host, port: where.port, path: where.path,
       servername: options.serverHostname ?? base.servername ?? (where.host && !net.isIP(where.host) ? where.host : undefined),
@@ -254,7 +255,7 @@ export function createConnection<P extends Protocol>(
       socket.destroy();
       return;
     }
-    if (options.noDelay ?? where.path === undefined) socket.setNoDelay(true);
+    if (options.ssl && (options.noDelay ?? where.path === undefined)) socket.setNoDelay(true); // net.connect took noDelay
     const protocol = protocolFactory();
     const transport = new Transport(loop, socket, protocol);
     fut._finish([transport, protocol]);

@@ -11,7 +11,8 @@
 // been read already; the caller agrees the switch point with the peer, as every STARTTLS
 // protocol does.
 
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { tlsModule } from './lazy.js';
 import type { EventLoop } from './event-loop.js';
 import { Transport, type Protocol } from './transport.js';
 import { Future } from '../tasks/future.js';
@@ -39,13 +40,13 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
   const socket = transport._detach();
   let secure: tls.TLSSocket;
   if (serverSide) {
-    secure = new tls.TLSSocket(socket, {
+    secure = new (tlsModule().TLSSocket)(socket, {
       ...tlsOptions,
       isServer: true,
-      secureContext: tlsOptions.secureContext ?? tls.createSecureContext(tlsOptions),
+      secureContext: tlsOptions.secureContext ?? tlsModule().createSecureContext(tlsOptions),
     } as tls.TLSSocketOptions);
   } else {
-    secure = tls.connect({ ...tlsOptions, socket, servername: serverHostname ?? tlsOptions.servername } as tls.ConnectionOptions);
+    secure = tlsModule().connect({ ...tlsOptions, socket, servername: serverHostname ?? tlsOptions.servername } as tls.ConnectionOptions);
   }
   const timer = loop.callLater(handshakeTimeout, () => fail(new TimeoutError(`TLS handshake did not finish in ${handshakeTimeout} s`)));
   let failed = false;

@@ -43,6 +43,18 @@ export function inLoop<A>(loop: EventLoop, fn: (a: A) => void, a: A): void {
   }
 }
 
+const kTransport = Symbol('tulip.transport');
+type Owned = net.Socket & { [kTransport]?: Transport | null };
+
+function onData(this: Owned, data: Buffer): void { this[kTransport]?._data(data); }
+function onEnd(this: Owned): void { this[kTransport]?._end(); }
+function onError(this: Owned, error: Error): void { this[kTransport]?._error(error); }
+function onClose(this: Owned): void { this[kTransport]?._close(); }
+function onDrain(this: Owned): void { this[kTransport]?._drain(); }
+function madeOf(t: Transport): void { t._made(); }
+function loseOf(t: Transport): void { t._lose(); }
+function resumeOf(p: Protocol): void { p.resumeWriting(); }
+
 /** asyncio: `Transport` for a stream socket. Made by createConnection/createServer. */
 export class Transport {
   readonly #loop: EventLoop;
@@ -55,6 +67,8 @@ export class Transport {
   #high = DEFAULT_HIGH;
   #low = DEFAULT_HIGH / 4;
   #error: Error | null = null;
+  /** The 'drain' listener is added the first time writing pauses. */
+  #drainHooked = false;
   /** Counted in loop._ioClosing (close or abort was asked, the socket is not gone yet). */
   #countedClosing = false;
   /** @internal called once the connection is lost (servers track their transports) */
@@ -67,23 +81,25 @@ export class Transport {
     this.#loop = loop;
     this.#socket = socket;
     this.#protocol = protocol;
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
-    socket.on('drain', this.#onDrain);
+    // Module-level listeners find the transport through the socket: no closures per connection.
+    (socket as Owned)[kTransport] = this;
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    socket.on('close', onClose);
     loop._ioOpen++;
-    if (made) loop.callSoon(this.#made);
+    if (made) loop.callSoon(madeOf, this);
   }
 
   /** @internal startTls: hands the socket over; this transport ends without connectionLost. */
   _detach(): net.Socket {
     const socket = this.#socket;
-    socket.off('data', this.#onData);
-    socket.off('end', this.#onEnd);
-    socket.off('error', this.#onError);
-    socket.off('close', this.#onClose);
-    socket.off('drain', this.#onDrain);
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    socket.off('error', onError);
+    socket.off('close', onClose);
+    if (this.#drainHooked) socket.off('drain', onDrain);
+    (socket as Owned)[kTransport] = null;
     if (!this.#lost) {
       this.#lost = true;
       this.#closing = true;
@@ -98,12 +114,14 @@ export class Transport {
     return this.#closing || this.#lost || this.#socket.destroyed;
   }
 
-  readonly #made = (): void => {
+  /** @internal */
+  _made(): void {
     if (this.#lost) return;
     this.#protocol.connectionMade(this);
-  };
+  }
 
-  readonly #onData = (data: Buffer): void => {
+  /** @internal */
+  _data(data: Buffer): void {
     const prev = current.loop;
     current.loop = this.#loop;
     try {
@@ -114,9 +132,10 @@ export class Transport {
     } finally {
       current.loop = prev;
     }
-  };
+  }
 
-  readonly #onEnd = (): void => {
+  /** @internal */
+  _end(): void {
     let keepOpen: boolean | void = false;
     const prev = current.loop;
     current.loop = this.#loop;
@@ -128,13 +147,15 @@ export class Transport {
       current.loop = prev;
     }
     if (!keepOpen) this.close();
-  };
+  }
 
-  readonly #onError = (error: Error): void => {
+  /** @internal */
+  _error(error: Error): void {
     this.#error ??= error;
-  };
+  }
 
-  readonly #onClose = (): void => {
+  /** @internal */
+  _close(): void {
     if (this.#lost) return;
     this.#lost = true;
     this.#closing = true;
@@ -142,19 +163,21 @@ export class Transport {
     if (this.#countedClosing) this.#loop._ioClosing--;
     this._onLost?.(this);
     if (this.#loop.isClosed()) return;
-    this.#loop.callSoon(this.#lose);
-  };
+    this.#loop.callSoon(loseOf, this);
+  }
 
-  readonly #lose = (): void => {
+  /** @internal */
+  _lose(): void {
     this.#protocol.connectionLost(this.#error);
-  };
+  }
 
-  readonly #onDrain = (): void => {
+  /** @internal */
+  _drain(): void {
     if (this.#writePaused && this.#socket.writableLength <= this.#low) {
       this.#writePaused = false;
-      inLoop(this.#loop, () => this.#protocol.resumeWriting(), undefined);
+      inLoop(this.#loop, resumeOf, this.#protocol);
     }
-  };
+  }
 
   /** asyncio: `Transport.write`. Buffers without limit; pauseWriting() tells the protocol to stop. */
   write(data: Uint8Array | string): void {
@@ -163,6 +186,10 @@ export class Transport {
     this.#socket.write(data);
     if (!this.#writePaused && this.#socket.writableLength > this.#high) {
       this.#writePaused = true;
+      if (!this.#drainHooked) {
+        this.#drainHooked = true;
+        this.#socket.on('drain', onDrain);
+      }
       this.#protocol.pauseWriting();
     }
   }

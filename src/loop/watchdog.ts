@@ -17,7 +17,8 @@
 // pays for it. Rejected: a SIGPROF-style sampling profiler (no stack names while stuck unless
 // it runs all the time); `process.report` (only for the calling thread).
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreadsModule } from './lazy.js';
 import { current, runningTaskOrNull } from './running.js';
 
 /** What a stall looked like. Project only. */
@@ -123,7 +124,7 @@ export class Watchdog {
     const shared = new SharedArrayBuffer(8);
     this.#beat = new Int32Array(shared);
     (globalThis as Record<symbol, unknown>)[Symbol.for(CULPRIT)] ??= culprit;
-    this.#worker = new Worker(WORKER_SOURCE, {
+    this.#worker = new (workerThreadsModule().Worker)(WORKER_SOURCE, {
       eval: true,
       workerData: { shared, thresholdMs: threshold * 1000, stderr: options.stderr ?? true, culpritKey: CULPRIT },
     });

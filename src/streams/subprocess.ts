@@ -8,7 +8,8 @@
 // stdin and reads both outputs concurrently, so outputs larger than a pipe buffer cannot
 // deadlock. returncode is the exit status, or minus the signal number (asyncio's convention).
 
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { childProcessModule } from '../loop/lazy.js';
 import { constants } from 'node:os';
 import type net from 'node:net';
 import type { EventLoop } from '../loop/event-loop.js';
@@ -188,7 +189,7 @@ function start(command: string, args: string[], options: SubprocessOptions, shel
   };
   let child: ChildProcess;
   try {
-    child = spawn(command, args, spawnOptions);
+    child = childProcessModule().spawn(command, args, spawnOptions);
   } catch (error) {
     fut._fail(error);
     return fut;

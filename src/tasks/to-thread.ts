@@ -10,7 +10,8 @@
 // unref'd, so they never keep the process alive. Cancelling the Future drops the result; the
 // thread runs to completion (asyncio's to_thread cannot interrupt a thread either).
 
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreadsModule } from '../loop/lazy.js';
 import { availableParallelism } from 'node:os';
 import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
@@ -59,7 +60,7 @@ class WorkerPool {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const worker = new (workerThreadsModule().Worker)(WORKER_SOURCE, { eval: true });
     worker.on('message', (msg: { id: number; ok: boolean; value?: unknown; error?: unknown }) => {
       const job = this.#busy.get(worker);
       this.#busy.delete(worker);

@@ -135,6 +135,11 @@ test('error answers: 400 malformed or no Host, 502 unreachable, 504 silent upstr
     t.regex(yield* exchange(port, `GET http://127.0.0.1:${sp}/ HTTP/1.1\r\nHost: 127.0.0.1:${sp}\r\n\r\n`), /^HTTP\/1\.1 504 /);
     t.regex(yield* exchange(port, `CONNECT 127.0.0.1:${deadPort} HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 502 /);
     t.regex(yield* exchange(port, `GET / HTTP/1.1\r\nX: ${'v'.repeat(70000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
+    // A head that never ends is closed after idleTimeout, without an answer.
+    const [r2, w2] = yield* openConnection('127.0.0.1', port);
+    w2.write('GET / HTTP/1.1\r\n');
+    t.is((yield* r2.read()).length, 0);
+    w2.close();
     silent.abortClients();
     silent.close();
   });
