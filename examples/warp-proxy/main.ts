@@ -9,7 +9,6 @@ import { parseArgs } from 'node:util';
 import net from 'node:net';
 import { EventLoop, Event, startServer, wait, type Coroutine, type Server } from 'tulip';
 import { newStats, serveClient, type ProxyOptions } from './proxy.js';
-import { greenletServer } from './greenlet-proxy.js';
 
 const HELP = `usage: warp-proxy [options]
 
@@ -102,6 +101,10 @@ const opts: ProxyOptions = {
   log: (m) => log('INFO', m),
 };
 
+// The greenlet model (and the bridge under it) loads only when asked for: a process serving the
+// explicit model does not pay its memory.
+const greenletServer = model === 'explicit' ? null : (await import('./greenlet-proxy.js')).greenletServer;
+
 const loop = new EventLoop({ debug: verbose >= 2 });
 const stats = newStats();
 const stop = new Event();
@@ -125,7 +128,7 @@ function* main(): Coroutine<number> {
     }
     if (model !== 'explicit') {
       const gport = model === 'both' ? port + 1 : port;
-      const gserver = greenletServer(host, gport, opts, stats, backlog);
+      const gserver = greenletServer!(host, gport, opts, stats, backlog);
       yield* gserver.start();
       stops.push(() => gserver.close());
       bound.push(`${host}:${gport} (greenlet)`);
