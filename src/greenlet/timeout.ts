@@ -26,10 +26,16 @@ export class Timeout extends Error {
   constructor(seconds: number | null = null, exception?: unknown) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0; // raised at the wait it interrupts, not where it was made
-    super(seconds === null ? 'timeout' : `${seconds} second${seconds === 1 ? '' : 's'}`);
+    super(); // the message is a getter (below): most timeouts are cancelled, never shown
     Error.stackTraceLimit = limit;
     this.seconds = seconds;
     this.#exception = exception;
+  }
+
+  /** "N seconds", as gevent's str(Timeout) says. */
+  override get message(): string {
+    const s = this.seconds;
+    return s === null ? 'timeout' : `${s} second${s === 1 ? '' : 's'}`;
   }
 
   /** True when constructed with `exception === false`: expiry ends run()/withTimeout quietly. */
