@@ -21,7 +21,8 @@
 // cancelled asyncio-style timeout per request would churn them, and ordering across loops and
 // the virtual clock would be lost).
 
-import { EventEmitter } from 'eventemitter3';
+import type { EventEmitter } from 'eventemitter3';
+import { eventEmitterModule } from './lazy.js';
 import { performance } from 'node:perf_hooks';
 import { Handle, TimerHandle, type Runnable } from './handle.js';
 import { TimerHeap } from './timer-heap.js';
@@ -81,8 +82,14 @@ const SITE_MODES: Record<CreationSites, 0 | 1 | 2 | 3> = { off: 0, first: 1, eac
 
 /** asyncio: `AbstractEventLoop`. One scheduler; several may exist. */
 export class EventLoop {
-  /** Observable events for tooling: `slowCallback`, `taskCreated`, `taskDone`. */
-  readonly events = new EventEmitter<LoopEvents>();
+  #events: EventEmitter<LoopEvents> | null = null;
+
+  /** Observable events for tooling: `slowCallback`, `taskCreated`, `taskDone` (an eventemitter3
+   *  EventEmitter, made on first access: until someone listens, no task pays a lookup and the
+   *  process does not load the module). */
+  get events(): EventEmitter<LoopEvents> {
+    return (this.#events ??= new (eventEmitterModule().EventEmitter)<LoopEvents>());
+  }
   /** asyncio: `slow_callback_duration`, in seconds. */
   slowCallbackDuration = 0.1;
   /** @internal set when a ready callback woke an async-function task (see the top comment). */
@@ -223,13 +230,15 @@ export class EventLoop {
   /** @internal */
   _registerTask(task: Task<unknown>): void {
     this.#tasks.add(task);
-    if (this.events.listenerCount('taskCreated') > 0) this.events.emit('taskCreated', task);
+    const events = this.#events;
+    if (events !== null && events.listenerCount('taskCreated') > 0) events.emit('taskCreated', task);
   }
 
   /** @internal */
   _unregisterTask(task: Task<unknown>): void {
     this.#tasks.delete(task);
-    if (this.events.listenerCount('taskDone') > 0) this.events.emit('taskDone', task);
+    const events = this.#events;
+    if (events !== null && events.listenerCount('taskDone') > 0) events.emit('taskDone', task);
   }
 
   /** asyncio: `all_tasks(loop)`. Tasks not yet done. */
@@ -442,7 +451,8 @@ export class EventLoop {
   }
 
   #reportSlow(name: string, duration: number): void {
-    if (this.events.listenerCount('slowCallback') > 0) this.events.emit('slowCallback', { name, duration });
+    const events = this.#events;
+    if (events !== null && events.listenerCount('slowCallback') > 0) events.emit('slowCallback', { name, duration });
     else process.emitWarning(`Executing ${name} took ${duration.toFixed(3)} seconds`, 'SlowCallbackWarning');
   }
 

@@ -5,7 +5,8 @@
 // watcher; so does leaving a `for await` loop (return()) and, because the iterator's next() is
 // a Tulip Future, cancelling the task that waits on it: the watcher never outlives its reader.
 
-import { watch, type FSWatcher } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { fsModule } from '../loop/lazy.js';
 import { getEventLoop } from '../loop/running.js';
 import { Future } from '../tasks/future.js';
 
@@ -24,7 +25,7 @@ export class PathWatcher implements AsyncIterable<WatchEvent> {
 
   /** @internal */
   constructor(path: string, recursive: boolean) {
-    this.#watcher = watch(path, { recursive }, (eventType, filename) => this.#push({ eventType, filename: filename === null ? null : String(filename) }));
+    this.#watcher = fsModule().watch(path, { recursive }, (eventType, filename) => this.#push({ eventType, filename: filename === null ? null : String(filename) }));
     this.#watcher.on('error', (error) => {
       this.#error = error;
       this.#flush();
