@@ -74,7 +74,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
         const rw = rewrite(head);
         opts.log(`WARPING <${head.method} ${head.target}>`);
         const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout));
-        yield* sendHead({ write: (d) => up.writer.write(d), drain: () => up.writer.drain() }, head, rw, opts.delayScale, opts.random ?? Math.random);
+        yield* sendHead(up.writer, head, rw, opts.delayScale, opts.random ?? Math.random);
         const body = spawn(relay, client, up);
         try {
           const firstByte = Timeout.startNew(opts.idleTimeout);
