@@ -16,6 +16,10 @@ import { isGeneratorFunction, type Coroutine } from '../tasks/coroutine.js';
 import { BridgeFuture, hubLoop } from './hub.js';
 import { _setTimeoutFactory } from './greenlet.js';
 
+function fire(t: Timeout): void {
+  t._fire();
+}
+
 /** gevent: `gevent.Timeout(seconds=None, exception=None)`. */
 export class Timeout extends Error {
   readonly seconds: number | null;
@@ -55,16 +59,17 @@ export class Timeout extends Error {
     if (task === null) throw new RuntimeError('Timeout.start() needs a running greenlet or task');
     task._interruptible = true;
     this.#target = task;
-    if (this.seconds !== null) this.#timer = hubLoop().callLater(this.seconds, this.#fire);
+    if (this.seconds !== null) this.#timer = hubLoop().callLater(this.seconds, fire, this);
     return this;
   }
 
-  readonly #fire = (): void => {
+  /** @internal the timer fired (a module function calls it: no closure per Timeout) */
+  _fire(): void {
     this.#timer = null;
     const ex = this.#exception;
     const error = ex === undefined || ex === null || ex === false ? this : typeof ex === 'function' ? new (ex as new () => unknown)() : ex;
     this.#target?._interrupt(error);
-  };
+  }
 
   /** gevent: `Timeout.cancel()` (also `close()`). */
   cancel(): void {
