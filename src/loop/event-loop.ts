@@ -137,7 +137,10 @@ export class EventLoop {
   #exceptionHandler: ExceptionHandler | null = null;
   /** Strong references to every live task (asyncio keeps weak ones; we keep strong ones so a
    *  task nobody holds still runs to completion, and so diagnostics can list them). */
-  readonly #tasks = new Set<Task<unknown>>();
+  /** Live tasks, oldest first: an intrusive list through Task._tPrev/_tNext. A Set cost a hash
+   *  insert and delete per task (11% of spawning a greenlet); linking costs two stores. */
+  #taskHead: Task<unknown> | null = null;
+  #taskTail: Task<unknown> | null = null;
   readonly #signalListeners = new Map<string, () => void>();
   #detachClock: (() => void) | null = null;
   /** The future runUntilComplete waits for (deadlock detection applies while it is pending). */
@@ -229,21 +232,33 @@ export class EventLoop {
 
   /** @internal */
   _registerTask(task: Task<unknown>): void {
-    this.#tasks.add(task);
+    const tail = this.#taskTail;
+    task._tPrev = tail;
+    if (tail === null) this.#taskHead = task;
+    else tail._tNext = task;
+    this.#taskTail = task;
     const events = this.#events;
     if (events !== null && events.listenerCount('taskCreated') > 0) events.emit('taskCreated', task);
   }
 
   /** @internal */
   _unregisterTask(task: Task<unknown>): void {
-    this.#tasks.delete(task);
+    const prev = task._tPrev, next = task._tNext;
+    if (prev === null && this.#taskHead !== task) return; // not linked (already unregistered)
+    if (prev === null) this.#taskHead = next;
+    else prev._tNext = next;
+    if (next === null) this.#taskTail = prev;
+    else next._tPrev = prev;
+    task._tPrev = task._tNext = null;
     const events = this.#events;
     if (events !== null && events.listenerCount('taskDone') > 0) events.emit('taskDone', task);
   }
 
   /** asyncio: `all_tasks(loop)`. Tasks not yet done. */
   allTasks(): Set<Task<unknown>> {
-    return new Set(this.#tasks);
+    const all = new Set<Task<unknown>>();
+    for (let t = this.#taskHead; t !== null; t = t._tNext) all.add(t);
+    return all;
   }
 
   // --- running ---------------------------------------------------------------------------
@@ -325,7 +340,7 @@ export class EventLoop {
   /** @internal What close({ strict }) reports, one line each. */
   _leaks(): string[] {
     const leaks: string[] = [];
-    for (const t of this.#tasks) {
+    for (let t = this.#taskHead; t !== null; t = t._tNext) {
       const w = t._waitingOn;
       leaks.push(`task ${t.getName()} still pending${w === null ? '' : `, waiting on ${w._describeWait()}`}${createdSuffix(t)}`);
     }

@@ -61,6 +61,9 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal the name, made from the id on first use (most tasks are never asked) */
   declare _tName: string | null;
   /** @internal */ declare readonly _tId: number;
+  /** @internal the loop's list of live tasks runs through these (see EventLoop#_registerTask) */
+  declare _tPrev: Task<unknown> | null;
+  /** @internal */ declare _tNext: Task<unknown> | null;
   /** @internal the task that created this one, for the task tree. */ declare readonly _parent: Task<unknown> | null;
 
   /** @internal */
@@ -77,6 +80,8 @@ export class Task<T> extends Future<T> implements Waiter {
     this._tInterruptAwait = null;
     this._tStarted = false;
     this._tWaking = null;
+    this._tPrev = null;
+    this._tNext = null;
     this._interruptible = false;
     this._onCancel = null;
     this._greenlet = null;

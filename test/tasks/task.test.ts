@@ -277,6 +277,17 @@ test('allTasks lists pending tasks; ensureFuture wraps coroutines and passes fut
     f.setResult();
     yield* task;
     t.false(allTasks(loop).has(task as Task<unknown>));
+    // Tasks leave the set in any order: the middle one, then the newest, then the oldest.
+    const gates = [loop.createFuture<void>(), loop.createFuture<void>(), loop.createFuture<void>()];
+    const three = gates.map((g) => createTask(function* () { yield* g; }()));
+    const live = (): number[] => three.map((x, i) => (allTasks(loop).has(x as Task<unknown>) ? i : -1)).filter((i) => i >= 0);
+    t.deepEqual(live(), [0, 1, 2]);
+    for (const [i, left] of [[1, [0, 2]], [2, [0]], [0, []]] as const) {
+      gates[i]!.setResult();
+      yield* three[i]!;
+      t.deepEqual(live(), left);
+    }
+    t.is([...allTasks(loop)].filter((x) => (three as unknown[]).includes(x)).length, 0);
     t.throws(() => ensureFuture(42 as any), { instanceOf: TypeError });
     const other = makeLoop();
     t.throws(() => ensureFuture(f, other.loop), { instanceOf: RuntimeError });
