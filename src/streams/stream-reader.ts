@@ -14,6 +14,7 @@
 // transport is paused (the socket stops reading); a waiting read, or the buffer falling to the
 // limit, resumes it (asyncio's streams.py: _maybe_resume_transport / _wait_for_data).
 
+import type { EventLoop } from '../loop/event-loop.js';
 import type { Transport } from '../loop/transport.js';
 import { getEventLoop } from '../loop/running.js';
 import { Future } from '../tasks/future.js';
@@ -24,15 +25,22 @@ const DEFAULT_LIMIT = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 const LF = Buffer.from('\n');
 
-/** A pending read, described as such in the task tree. */
+/** A pending read, described as such in the task tree. It knows its reader, so a completed
+ *  read abandoned by a cancelled task can give its bytes back without a closure per read. */
 class ReadFuture extends Future<Buffer> {
+  /** @internal */ declare _reader: StreamReader;
+  constructor(loop: EventLoop, reader: StreamReader) {
+    super(loop);
+    this._reader = reader;
+  }
+
   override _describeWait(): string {
     return 'stream read';
   }
 }
 
 /** Returns the value when the operation can finish, NOT_YET to wait for more data. */
-type ReadOp = () => Buffer | typeof NOT_YET;
+type ReadOp = (reader: StreamReader) => Buffer | typeof NOT_YET;
 const NOT_YET = Symbol('not yet');
 
 /** asyncio: `StreamReader`. */
@@ -46,6 +54,8 @@ export class StreamReader {
   #transport: Pick<Transport, 'pauseReading' | 'resumeReading'> | null = null;
   #paused = false;
   #op: ReadOp | null = null;
+  /** read(n)'s n, for readSome. */
+  #readSize = 0;
   #opFuture: Future<Buffer> | null = null;
   /** read(-1) collects here as data arrives, so the transport need not pause. */
   #all: Buffer[] | null = null;
@@ -124,10 +134,8 @@ export class StreamReader {
         return all;
       });
     }
-    return this.#start(() => {
-      if (this.#size > 0) return this.#take(Math.min(n, this.#size));
-      return this.#eof ? EMPTY : NOT_YET;
-    });
+    this.#readSize = n;
+    return this.#start(StreamReader._readSome); // the hot path (a relay, an echo): no closure per read
   }
 
   /** asyncio: `StreamReader.readexactly`. Raises IncompleteReadError at an early EOF. */
@@ -252,7 +260,7 @@ export class StreamReader {
     if (this.#opFuture !== null && !this.#opFuture.done()) {
       throw new RuntimeError('another read is already waiting for incoming data on this StreamReader');
     }
-    const fut = new ReadFuture(getEventLoop());
+    const fut = new ReadFuture(getEventLoop(), this);
     this.#op = op;
     this.#opFuture = fut;
     this.#retry();
@@ -274,7 +282,7 @@ export class StreamReader {
     }
     let value: Buffer | typeof NOT_YET;
     try {
-      value = op();
+      value = op(this);
     } catch (error) {
       this.#op = null;
       this.#opFuture = null;
@@ -291,11 +299,26 @@ export class StreamReader {
     }
     this.#op = null;
     this.#opFuture = null;
-    if (value.length > 0) fut._onAbandon = () => this.#unread(value);
+    if (value.length > 0) fut._onAbandon = unreadResult;
     fut._finish(value);
+  }
+
+  /** @internal read(n)'s operation. */
+  static _readSome(r: StreamReader): Buffer | typeof NOT_YET {
+    if (r.#size > 0) return r.#take(Math.min(r.#readSize, r.#size));
+    return r.#eof ? EMPTY : NOT_YET;
+  }
+
+  /** @internal Gives a completed read's bytes back (its task was cancelled before resuming). */
+  _unread(data: Buffer): void {
+    this.#unread(data);
   }
 
   toString(): string {
     return `<StreamReader ${this.#size} bytes${this.#eof ? ' eof' : ''}${this.#paused ? ' paused' : ''}${this.#error !== null ? ' exception' : ''}>`;
   }
+}
+
+function unreadResult(fut: Future<any>): void {
+  (fut as ReadFuture)._reader._unread(fut.result() as Buffer);
 }

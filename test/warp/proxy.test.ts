@@ -269,6 +269,29 @@ test('the greenlet model serves the same answers, sharing the counters', async (
   });
 });
 
+/** A port P with P + 1 also free (`--model both` binds both). A port can be unbindable while
+ *  nothing listens on it: Linux refuses a listening bind over TIME_WAIT connections that used
+ *  it as their local port, which a busy loopback (a benchmark just before) leaves thousands of. */
+async function adjacentFreePorts(): Promise<number> {
+  const tryListen = (port: number) => new Promise<net.Server | null>((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(null));
+    s.listen(port, '127.0.0.1', () => resolve(s));
+  });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    // First what the OS offers; then ports below the ephemeral range (Linux's starts at 32768),
+    // which outgoing connections, and so their TIME_WAIT entries, never use.
+    const a = await tryListen(attempt < 5 ? 0 : 10000 + Math.floor(Math.random() * 22000));
+    if (a === null) continue;
+    const p = (a.address() as net.AddressInfo).port;
+    const b = p < 65535 ? await tryListen(p + 1) : null;
+    a.close();
+    b?.close();
+    if (b !== null) return p;
+  }
+  throw new Error('no two adjacent free ports on 127.0.0.1');
+}
+
 test('npm start\'s main: --help, bind failure, warp_check.py passes (with Debian python3)', async (t) => {
   const main = ['--import=tsx', 'examples/warp-proxy/main.ts'];
   const help = spawnSync(process.execPath, [...main, '--help'], { encoding: 'utf8', timeout: 20000 });
@@ -282,8 +305,8 @@ test('npm start\'s main: --help, bind failure, warp_check.py passes (with Debian
   const bind = spawnSync(process.execPath, [...main, '--port', String(taken)], { encoding: 'utf8', timeout: 20000 });
   t.is(bind.status, 1);
   t.regex(bind.stderr, /Failed to bind server at \[127\.0\.0\.1:\d+\]/);
-  const free = (blocker.address() as net.AddressInfo).port;
   blocker.close();
+  const free = await adjacentFreePorts();
   const python = '/usr/bin/python3';
   const checker = '../shared/bench/peers/warp_check.py'; // shared/ sits beside the project (and its CI clone)
   if (spawnSync(python, ['-c', 'pass']).status !== 0 || !fs.existsSync(checker)) {
