@@ -181,7 +181,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
     const links = this.#links;
     this.#links = null;
     // One loop callback runs them all, in the order linked (gevent's _notify_links).
-    if (links !== null && links.length > 0) this.#loop.callSoon(notifyLinks, this, links);
+    if (links !== null && links.length > 0) this.#loop.callSoon(notifyLinks, this.#loop, this, links);
   }
 
   #settle(done: BridgeFuture<T>): void {
@@ -339,14 +339,14 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
 }
 
 /** Runs a dead greenlet's links; one that throws is reported and the rest still run. */
-function notifyLinks<T>(g: Greenlet<T>, links: Array<{ cb: Link<T>; when: 'any' | 'value' | 'exception' }>): void {
+function notifyLinks<T>(loop: EventLoop, g: Greenlet<T>, links: Array<{ cb: Link<T>; when: 'any' | 'value' | 'exception' }>): void {
   const ok = g.successful();
   for (const { cb, when } of links) {
     if (when !== 'any' && (when === 'value') !== ok) continue;
     try {
       cb(g);
     } catch (error) {
-      g._future.getLoop().callExceptionHandler({ message: `Exception in a link of ${g}`, exception: error });
+      loop.callExceptionHandler({ message: `Exception in a link of ${g}`, exception: error });
     }
   }
 }

@@ -271,22 +271,19 @@ export class Pool extends Group {
    *  at most `size` greenlets of a map exist, plus none queued. */
   protected override _spawnEach<T, R>(fn: GreenletBody<R, [T]>, list: T[], started: (g: Greenlet<R>, i: number) => void): void {
     let next = 0;
+    const spawnNext = (): void => {
+      const i = next++;
+      started(this.spawn(fn, list[i]!), i);
+    };
     const feed = (): void => {
-      while (next < list.length && this.freeCount() > 0) {
-        const i = next++;
-        started(this.spawn(fn, list[i]!), i);
-      }
+      while (next < list.length && this.freeCount() > 0) spawnNext();
       if (next >= list.length) this.#feeders.delete(feed);
     };
     this.#feeders.add(feed);
-    feed();
     // A pool already full (by other work): the first item queues for a slot, as gevent's map
     // blocks in spawn(); the rest follow as slots free.
-    if (next === 0 && list.length > 0) {
-      next = 1;
-      started(this.spawn(fn, list[0]!), 0);
-      if (next >= list.length) this.#feeders.delete(feed);
-    }
+    if (list.length > 0 && this.freeCount() === 0) spawnNext();
+    feed();
   }
 
   protected override _stopFeeding(): void {

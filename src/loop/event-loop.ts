@@ -136,10 +136,10 @@ export class EventLoop {
   #jumpPending: NodeJS.Immediate | null = null;
   #stopResolve: (() => void) | null = null;
   #exceptionHandler: ExceptionHandler | null = null;
-  /** Strong references to every live task (asyncio keeps weak ones; we keep strong ones so a
-   *  task nobody holds still runs to completion, and so diagnostics can list them). */
-  /** Live tasks, oldest first: an intrusive list through Task._tPrev/_tNext. A Set cost a hash
-   *  insert and delete per task (11% of spawning a greenlet); linking costs two stores. */
+  /** Every live task, oldest first, held strongly (asyncio keeps weak references; strong ones
+   *  let a task nobody holds run to completion, and let diagnostics list them): an intrusive
+   *  list through Task._tPrev/_tNext. A Set cost a hash insert and delete per task (11% of
+   *  spawning a greenlet); linking costs two stores. */
   #taskHead: Task<unknown> | null = null;
   #taskTail: Task<unknown> | null = null;
   readonly #signalListeners = new Map<string, () => void>();

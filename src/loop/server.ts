@@ -189,13 +189,12 @@ export function createServer(
   const noDelay = options.noDelay ?? where.path === undefined;
   let server: Server;
   const onSocket = (socket: net.Socket): void => {
-    if (noDelay && options.ssl) socket.setNoDelay(true); // net.Server sets it itself (below)
     const protocol = protocolFactory();
     server._attach(new Transport(loop, socket, protocol));
   };
   const netServer = options.ssl
-    ? tlsModule().createServer({ ...options.ssl, allowHalfOpen: true } as tls.TlsOptions, onSocket)
-    : net.createServer({ allowHalfOpen: true, noDelay }, onSocket);
+    ? tlsModule().createServer({ ...options.ssl, allowHalfOpen: true, noDelay } as tls.TlsOptions, onSocket)
+    : net.createServer({ allowHalfOpen: true, noDelay }, onSocket); // the server sets TCP_NODELAY at accept
   const listen = (): void => {
     if (where.path !== undefined) netServer.listen({ path: where.path, backlog: options.backlog ?? 100 });
     else netServer.listen({ host: where.host ?? undefined, port: where.port ?? 0, backlog: options.backlog ?? 100, exclusive: true });
@@ -255,7 +254,7 @@ export function createConnection<P extends Protocol>(
       socket.destroy();
       return;
     }
-    if (options.ssl && (options.noDelay ?? where.path === undefined)) socket.setNoDelay(true); // net.connect took noDelay
+    if (options.ssl && (options.noDelay ?? where.path === undefined)) socket.setNoDelay(true); // net.connect takes noDelay, tls.connect ignores it
     const protocol = protocolFactory();
     const transport = new Transport(loop, socket, protocol);
     fut._finish([transport, protocol]);

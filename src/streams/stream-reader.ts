@@ -54,7 +54,7 @@ export class StreamReader {
   #transport: Pick<Transport, 'pauseReading' | 'resumeReading'> | null = null;
   #paused = false;
   #op: ReadOp | null = null;
-  /** read(n)'s n, for readSome. */
+  /** read(n)'s n, for #readSome. */
   #readSize = 0;
   #opFuture: Future<Buffer> | null = null;
   /** read(-1) collects here as data arrives, so the transport need not pause. */
@@ -135,7 +135,7 @@ export class StreamReader {
       });
     }
     this.#readSize = n;
-    return this.#start(StreamReader._readSome); // the hot path (a relay, an echo): no closure per read
+    return this.#start(StreamReader.#readSome); // the hot path (a relay, an echo): no closure per read
   }
 
   /** asyncio: `StreamReader.readexactly`. Raises IncompleteReadError at an early EOF. */
@@ -299,26 +299,22 @@ export class StreamReader {
     }
     this.#op = null;
     this.#opFuture = null;
-    if (value.length > 0) fut._onAbandon = unreadResult;
+    if (value.length > 0) fut._onAbandon = StreamReader.#giveBack;
     fut._finish(value);
   }
 
-  /** @internal read(n)'s operation. */
-  static _readSome(r: StreamReader): Buffer | typeof NOT_YET {
+  /** read(n)'s operation. */
+  static #readSome(r: StreamReader): Buffer | typeof NOT_YET {
     if (r.#size > 0) return r.#take(Math.min(r.#readSize, r.#size));
     return r.#eof ? EMPTY : NOT_YET;
   }
 
-  /** @internal Gives a completed read's bytes back (its task was cancelled before resuming). */
-  _unread(data: Buffer): void {
-    this.#unread(data);
+  /** A completed read's _onAbandon: its bytes go back (its task was cancelled before resuming). */
+  static #giveBack(fut: Future<any>): void {
+    (fut as ReadFuture)._reader.#unread(fut.result() as Buffer);
   }
 
   toString(): string {
     return `<StreamReader ${this.#size} bytes${this.#eof ? ' eof' : ''}${this.#paused ? ' paused' : ''}${this.#error !== null ? ' exception' : ''}>`;
   }
-}
-
-function unreadResult(fut: Future<any>): void {
-  (fut as ReadFuture)._reader._unread(fut.result() as Buffer);
 }
