@@ -1,7 +1,7 @@
 import test from 'ava';
 import { StreamReader, type Coroutine } from '../../src/index.js';
 import {
-  readHead, parseHead, rewrite, parseAuthority, targetPath, decoyHeaders, hostPieces, errorResponse, HttpError,
+  readHead, parseHead, rewrite, parseAuthority, targetPath, decoyHeaders, DECOY_LINE, hostPieces, errorResponse, HttpError,
 } from '../../examples/warp-proxy/http-head.js';
 import { runVirtual } from '../helpers/run-virtual.js';
 
@@ -84,6 +84,23 @@ test('decoys are 32 lines of X-<16 A-Z>: <128 A-Za-z0-9>, new every time', (t) =
   t.is(lines.length, 32);
   for (const l of lines) t.regex(l, /^X-[A-Z]{16}: [A-Za-z0-9]{128}$/);
   t.not(a, decoyHeaders().toString('latin1'));
+});
+
+test('decoys: any count, written in place at any offset, every letter used, never repeated across pool refills', (t) => {
+  const out = Buffer.alloc(3 + 40 * DECOY_LINE + 2, 0x2e);
+  t.is(decoyHeaders(40, out, 3), out);
+  t.is(out.toString('latin1', 0, 3), '...', 'bytes before the decoys are untouched');
+  t.is(out.toString('latin1', out.length - 2), '..', 'and after');
+  t.regex(out.toString('latin1', 3, out.length - 2), /^(X-[A-Z]{16}: [A-Za-z0-9]{128}\r\n){40}$/);
+  const seen = new Set<string>();
+  const chars = new Set<string>();
+  for (let i = 0; i < 40; i++) { // more than one pool of random bytes
+    const d = decoyHeaders().toString('latin1');
+    t.false(seen.has(d));
+    seen.add(d);
+    for (const line of d.split('\r\n')) for (const c of line.slice(20)) chars.add(c);
+  }
+  t.is(chars.size, 62, 'the values use all of A-Z, a-z and 0-9');
 });
 
 test('hostPieces: first 1 character, then 2-4 each, covering the host exactly', (t) => {
