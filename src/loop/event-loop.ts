@@ -547,7 +547,11 @@ export class EventLoop {
   };
 
   #armNodeTimer(when: number): void {
-    if (this.#nodeTimer !== null && this.#nodeTimerWhen === when) return;
+    // An armed timer that fires no later than `when` stays: when it fires early (its timer was
+    // cancelled: a waitFor that finished in time) the loop finds nothing due and arms for the
+    // real next deadline. Re-arming whenever the earliest deadline moved later cost a Node
+    // clearTimeout + setTimeout per proxied request, whose timeouts are nearly all cancelled.
+    if (this.#nodeTimer !== null && this.#nodeTimerWhen <= when) return;
     this.#disarmNodeTimer();
     const ms = Math.min(MAX_ARM_MS, Math.max(0, Math.ceil((when - this.#clock.now()) * 1000)));
     this.#nodeTimerWhen = when;
