@@ -217,16 +217,92 @@ export function createServer(
   return fut;
 }
 
+/** @internal A connection being made: the Future of its result, holding what the socket's
+ *  listeners need (module-level functions, found through the socket), so connecting makes no
+ *  closures. Cancelling it destroys the socket. `made` turns the transport and protocol into
+ *  the result (openConnection makes its reader and writer there). */
+export class Connecting<P extends Protocol, R> extends Future<R> {
+  /** @internal */ readonly _socket: net.Socket;
+  /** @internal */ readonly _factory: () => P;
+  /** @internal */ readonly _made: (transport: Transport, protocol: P) => R;
+  /** @internal */ readonly _setNoDelay: boolean;
+  /** @internal the connection, once made (closed if the waiting task is cancelled first) */
+  _transport: Transport | null = null;
+
+  constructor(loop: EventLoop, socket: net.Socket, factory: () => P, made: (transport: Transport, protocol: P) => R, setNoDelay: boolean) {
+    super(loop);
+    this._socket = socket;
+    this._factory = factory;
+    this._made = made;
+    this._setNoDelay = setNoDelay;
+  }
+
+  override cancel(msg?: string, reason?: CancelReason): boolean {
+    if (!super.cancel(msg, reason)) return false;
+    this._socket.destroy();
+    return true;
+  }
+}
+
+const kConnecting = Symbol('tulip.connecting');
+type Pending = net.Socket & { [kConnecting]?: Connecting<Protocol, unknown> };
+
+function onConnectError(this: Pending, error: Error): void {
+  const c = this[kConnecting];
+  if (c === undefined) return;
+  this[kConnecting] = undefined;
+  this.removeListener('connect', onConnected);
+  this.removeListener('secureConnect', onConnected);
+  if (!c.done()) c._fail(error);
+  this.destroy();
+}
+
+function onConnected(this: Pending): void {
+  const c = this[kConnecting];
+  if (c === undefined) return;
+  this[kConnecting] = undefined;
+  this.removeListener('error', onConnectError);
+  if (c.done()) { // cancelled while connecting (cancel() destroyed it already)
+    this.destroy();
+    return;
+  }
+  if (c._setNoDelay) this.setNoDelay(true); // net.connect takes noDelay, tls.connect ignores it
+  const protocol = c._factory();
+  const transport = c._transport = new Transport(c.getLoop(), this, protocol);
+  c._onAbandon = closeAbandoned;
+  c._finish(c._made(transport, protocol));
+}
+
+/** The task waiting for the connection was cancelled before it resumed: nobody else will close it. */
+function closeAbandoned(c: Future<unknown>): void {
+  (c as Connecting<Protocol, unknown>)._transport?.close();
+}
+
+const pair = <P extends Protocol>(transport: Transport, protocol: P): [Transport, P] => [transport, protocol];
+
 /** asyncio: `loop.create_connection` for TCP (host, port) or a Unix path. */
 export function createConnection<P extends Protocol>(
   loop: EventLoop,
   protocolFactory: () => P,
   where: { host?: string; port?: number; path?: string },
+  options?: ConnectOptions,
+): Future<[Transport, P]>;
+/** @internal With `made` building the result from the transport and protocol. */
+export function createConnection<P extends Protocol, R>(
+  loop: EventLoop,
+  protocolFactory: () => P,
+  where: { host?: string; port?: number; path?: string },
+  options: ConnectOptions,
+  made: (transport: Transport, protocol: P) => R,
+): Future<R>;
+export function createConnection<P extends Protocol, R>(
+  loop: EventLoop,
+  protocolFactory: () => P,
+  where: { host?: string; port?: number; path?: string },
   options: ConnectOptions = {},
-): Future<[Transport, P]> {
-  const fut = new Future<[Transport, P]>(loop);
+  made: (transport: Transport, protocol: P) => R = pair as unknown as (transport: Transport, protocol: P) => R,
+): Future<R> {
   let socket: net.Socket;
-  const connectEvent = options.ssl ? 'secureConnect' : 'connect';
   if (options.ssl) {
     const base = typeof options.ssl === 'object' ? options.ssl : {};
     socket = tlsModule().connect({
@@ -243,22 +319,10 @@ export function createConnection<P extends Protocol>(
       localAddress: options.localAddr?.[0], localPort: options.localAddr?.[1],
     });
   }
-  const onError = (error: Error): void => {
-    if (!fut.done()) fut._fail(error);
-    socket.destroy();
-  };
-  socket.once('error', onError);
-  socket.once(connectEvent, () => {
-    socket.off('error', onError);
-    if (fut.done()) { // cancelled while connecting
-      socket.destroy();
-      return;
-    }
-    if (options.ssl && (options.noDelay ?? where.path === undefined)) socket.setNoDelay(true); // net.connect takes noDelay, tls.connect ignores it
-    const protocol = protocolFactory();
-    const transport = new Transport(loop, socket, protocol);
-    fut._finish([transport, protocol]);
-  });
-  fut.addDoneCallback(() => { if (fut.cancelled()) socket.destroy(); });
+  const setNoDelay = !!options.ssl && (options.noDelay ?? where.path === undefined);
+  const fut = new Connecting<P, R>(loop, socket, protocolFactory, made, setNoDelay);
+  (socket as Pending)[kConnecting] = fut as unknown as Connecting<Protocol, unknown>;
+  socket.on('error', onConnectError);
+  socket.on(options.ssl ? 'secureConnect' : 'connect', onConnected);
   return fut;
 }

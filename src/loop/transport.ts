@@ -55,6 +55,10 @@ function madeOf(t: Transport): void { t._made(); }
 function loseOf(t: Transport): void { t._lose(); }
 function resumeOf(p: Protocol): void { p.resumeWriting(); }
 
+function destroyOnFinish(this: net.Socket): void {
+  this.destroy();
+}
+
 /** asyncio: `Transport` for a stream socket. Made by createConnection/createServer. */
 export class Transport {
   readonly #loop: EventLoop;
@@ -222,8 +226,12 @@ export class Transport {
     this.#closing = true;
     this.#markClosing();
     const socket = this.#socket;
-    if (socket.writableLength === 0 || socket.writableEnded) socket.destroySoon();
-    else socket.end(() => socket.destroy());
+    // Node's destroySoon(), without the bound once() wrapper it makes per socket.
+    if (socket.writableFinished) socket.destroy();
+    else {
+      if (!socket.writableEnded) socket.end();
+      socket.on('finish', destroyOnFinish);
+    }
     if (socket.readableEnded === false) socket.resume(); // read to EOF so 'close' comes
   }
 

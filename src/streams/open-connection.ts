@@ -2,8 +2,9 @@
 // entry points, built on the loop's createConnection/createServer with a StreamReaderProtocol.
 
 import { getEventLoop } from '../loop/running.js';
-import type { ConnectOptions, ServeOptions, Server } from '../loop/server.js';
-import { Future } from '../tasks/future.js';
+import { createConnection, type ConnectOptions, type ServeOptions, type Server } from '../loop/server.js';
+import type { Transport } from '../loop/transport.js';
+import type { Future } from '../tasks/future.js';
 import { StreamReader } from './stream-reader.js';
 import type { StreamWriter } from './stream-writer.js';
 import { StreamReaderProtocol, type ClientConnected } from './stream-protocol.js';
@@ -11,29 +12,17 @@ import { StreamReaderProtocol, type ClientConnected } from './stream-protocol.js
 export interface OpenOptions extends ConnectOptions { limit?: number }
 export interface StartOptions extends ServeOptions { limit?: number }
 
+/** The connection's result: connectionMade would run via callSoon, so the writer is built now
+ *  and the caller has it at once. A module-level function: connecting makes no closure. */
+function streams(transport: Transport, protocol: StreamReaderProtocol): [StreamReader, StreamWriter] {
+  if (protocol.writer === null) protocol.connectionMade(transport);
+  return [protocol.reader, protocol.writer!];
+}
+
 function connect(where: { host?: string; port?: number; path?: string }, options: OpenOptions): Future<[StreamReader, StreamWriter]> {
   const loop = getEventLoop();
-  const reader = new StreamReader(options.limit);
-  const inner = where.path !== undefined
-    ? loop.createUnixConnection(() => new StreamReaderProtocol(loop, reader), where.path, options)
-    : loop.createConnection(() => new StreamReaderProtocol(loop, reader), where.host!, where.port!, options);
-  const out = new Future<[StreamReader, StreamWriter]>(loop);
-  inner.addDoneCallback(() => {
-    if (out.done()) {
-      // Cancelled in the turn the connection completed: nobody will ever close it otherwise.
-      if (!inner.cancelled() && inner.exception() === null) inner.result()[0].close();
-      return;
-    }
-    if (inner.cancelled()) { out.cancel(); return; }
-    const error = inner.exception();
-    if (error !== null) { out._fail(error); return; }
-    const [transport, protocol] = inner.result();
-    // connectionMade runs via callSoon: build the writer now so the caller has it at once.
-    if (protocol.writer === null) protocol.connectionMade(transport);
-    out._finish([reader, protocol.writer!]);
-  });
-  out.addDoneCallback(() => { if (out.cancelled()) inner.cancel(); });
-  return out;
+  const limit = options.limit;
+  return createConnection(loop, () => new StreamReaderProtocol(loop, new StreamReader(limit)), where, options, streams);
 }
 
 /** asyncio: `open_connection`. A Future of [reader, writer]. */

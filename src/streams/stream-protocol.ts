@@ -39,6 +39,11 @@ export class StreamReaderProtocol extends Protocol {
   }
 
   /** @internal */
+  get reader(): StreamReader {
+    return this.#reader;
+  }
+
+  /** @internal */
   get writer(): StreamWriter | null {
     return this.#writer;
   }

@@ -3,22 +3,75 @@
 // arrives while the cancel is being delivered wins).
 
 import type { TimerHandle } from '../loop/handle.js';
+import type { EventLoop } from '../loop/event-loop.js';
 import { getEventLoop } from '../loop/running.js';
-import { Future } from './future.js';
+import { Future, type Waiter } from './future.js';
 import { ensureFuture } from './create-task.js';
 import { copyOutcome } from './chain.js';
 import type { Awaitable } from './coroutine.js';
 import { TimeoutError, type CancelReason } from './errors.js';
 
-class WaitForFuture<T> extends Future<T> {
-  /** @internal */ _inner: Future<T> | null = null;
-  /** @internal */ _cancelRequested = false;
+/** The outer future. It waits on the inner one as a Waiter (as a task does) and its timer calls a
+ *  module-level function, so a waitFor allocates this future and a TimerHandle, no closures:
+ *  the proxy makes three per request. */
+class WaitForFuture<T> extends Future<T> implements Waiter {
+  // Assigned in the constructor, not by field initializers (see Future).
+  /** @internal */ declare readonly _inner: Future<T>;
+  /** @internal */ declare readonly _timeout: number;
+  /** @internal */ declare _cancelRequested: boolean;
+  /** @internal */ declare _timedOut: boolean;
+  /** @internal */ declare _timer: TimerHandle | null;
+  /** @internal the inner future is done and this future's slot in the ready queue is for that */
+  declare _waking: boolean;
+
+  constructor(loop: EventLoop, inner: Future<T>, timeout: number) {
+    super(loop);
+    (this as { _inner: Future<T> })._inner = inner;
+    (this as { _timeout: number })._timeout = timeout;
+    this._cancelRequested = false;
+    this._timedOut = false;
+    this._timer = null;
+    this._waking = false;
+  }
+
   override cancel(msg?: string, reason?: CancelReason): boolean {
-    if (this.done() || this._inner === null) return super.cancel(msg, reason);
+    if (this.done()) return super.cancel(msg, reason);
     this._cancelRequested = true;
     if (!this._inner.cancel(msg, reason ?? { kind: 'parent-cancelled' })) return super.cancel(msg, reason);
     return true;
   }
+
+  /** @internal The inner future is done (called in its callbacks' slot). */
+  _wake(): void {
+    const inner = this._inner;
+    this._timer?.cancel();
+    this._timer = null;
+    if (!this.done() && inner.cancelled() && this._timedOut && !this._cancelRequested) {
+      this._fail(new TimeoutError(`timed out after ${this._timeout} s`, { cause: inner._cancelledError() }));
+    } else copyOutcome(inner, this);
+  }
+
+  /** @internal The inner future is done and this was its only waiter: take its slot. */
+  _wakeSoon(): void {
+    this._waking = true;
+    this._loop._pushReady(this);
+  }
+
+  /** @internal */
+  override _run(): void {
+    if (this._waking) {
+      this._waking = false;
+      this._wake();
+      return;
+    }
+    super._run();
+  }
+}
+
+function expire(outer: WaitForFuture<unknown>): void {
+  outer._timer = null;
+  outer._timedOut = true;
+  outer._inner.cancel(undefined, { kind: 'timeout', deadline: outer.getLoop().time() });
 }
 
 /** asyncio: `wait_for`. `timeout` in seconds; null waits forever. */
@@ -27,23 +80,13 @@ export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> 
   const inner = ensureFuture(aw, loop);
   if (timeout === null || timeout === undefined) return inner;
   if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw new TypeError(`timeout must be seconds or null, got ${String(timeout)}`);
-  const outer = new WaitForFuture<T>(loop);
-  outer._inner = inner;
-  let timedOut = false;
-  let timer: TimerHandle | null = null;
-  const expire = (): void => {
-    timer = null;
-    timedOut = true;
-    inner.cancel(undefined, { kind: 'timeout', deadline: loop.time() });
-  };
-  inner.addDoneCallback(() => {
-    timer?.cancel();
-    if (!outer.done() && inner.cancelled() && timedOut && !outer._cancelRequested) {
-      outer._fail(new TimeoutError(`timed out after ${timeout} s`, { cause: inner._cancelledError() }));
-    } else copyOutcome(inner, outer);
-  });
-  if (inner.done()) return outer;
-  if (timeout <= 0) expire();
-  else timer = loop.callLater(timeout, expire);
+  const outer = new WaitForFuture<T>(loop, inner, timeout);
+  if (inner.done()) {
+    copyOutcome(inner, outer);
+    return outer;
+  }
+  inner._addWaiter(outer);
+  if (timeout <= 0) expire(outer as WaitForFuture<unknown>);
+  else outer._timer = loop.callLater(timeout, expire, outer);
   return outer;
 }
