@@ -229,7 +229,7 @@ export class Transport {
     // Node's destroySoon(), without the bound once() wrapper it makes per socket.
     if (socket.writableFinished) socket.destroy();
     else {
-      if (!socket.writableEnded) socket.end();
+      if (socket.writable) socket.end();
       socket.on('finish', destroyOnFinish);
     }
     if (socket.readableEnded === false) socket.resume(); // read to EOF so 'close' comes
