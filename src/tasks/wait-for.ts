@@ -48,7 +48,12 @@ class WaitForFuture<T> extends Future<T> implements Waiter {
     this._timer = null;
     if (!this.done() && inner.cancelled() && this._timedOut && !this._cancelRequested) {
       this._fail(new TimeoutError(`timed out after ${this._timeout} s`, { cause: inner._cancelledError() }));
-    } else copyOutcome(inner, this);
+    } else {
+      copyOutcome(inner, this);
+      // A grant the inner future carries (bytes read, a connection made) is given back through
+      // it when the task waiting here is cancelled before it resumes.
+      if (inner._onAbandon !== null && !inner.cancelled() && this._onAbandon === null) this._onAbandon = abandonInner;
+    }
   }
 
   /** @internal The inner future is done and this was its only waiter: take its slot. */
@@ -66,6 +71,14 @@ class WaitForFuture<T> extends Future<T> implements Waiter {
     }
     super._run();
   }
+}
+
+function abandonInner(outer: Future<unknown>): void {
+  const inner = (outer as WaitForFuture<unknown>)._inner;
+  const abandon = inner._onAbandon;
+  if (abandon === null) return;
+  inner._onAbandon = null;
+  abandon(inner);
 }
 
 function expire(outer: WaitForFuture<unknown>): void {

@@ -504,6 +504,53 @@ test('StreamServer hands each connection to a greenlet with a GreenSocket; creat
   t.deepEqual(reports, []);
 });
 
+test('a greenlet killed while its createConnection is pending leaves no connection open and nothing reported', async (t) => {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(`${ctx.message}: ${String(ctx.exception)}`));
+  await loop.runUntilComplete(function* (): Coroutine<void> {
+    const server = new StreamServer(['127.0.0.1', 0], function* (sock: GreenSocket): Coroutine<void> {
+      while ((yield* sock.recv()).length > 0) { /* until the client closes */ }
+    });
+    yield* server.start();
+    const port = server.address!.port;
+    const g = spawn(function* (): Coroutine<unknown> { return yield* createConnection(['127.0.0.1', port], 5); });
+    yield* sleep(0); // g is now waiting for the connection
+    yield* g.kill();
+    t.true(g.dead);
+    // The connection attempt was stopped: wait until any server-side connection it made is gone.
+    const stopped = server.stop();
+    yield* stopped;
+    t.is(stopped.exception(), null);
+  }());
+  loop.close();
+  t.deepEqual(reports, []);
+});
+
+test('a greenlet killed in the turn its createConnection completes closes that connection', async (t) => {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(`${ctx.message}: ${String(ctx.exception)}`));
+  let serverSaw = '';
+  await loop.runUntilComplete(function* (): Coroutine<void> {
+    const ended = loop.createFuture<void>();
+    const server = new StreamServer(['127.0.0.1', 0], function* (sock: GreenSocket): Coroutine<void> {
+      const data = yield* sock.recv();
+      serverSaw = data.length === 0 ? 'EOF' : data.toString();
+      ended.setResult();
+    });
+    yield* server.start();
+    const c = createConnection(['127.0.0.1', server.address!.port], 5);
+    const g = spawn(function* (): Coroutine<unknown> { return yield* c; });
+    c.addDoneCallback(() => { void g.kill(GreenletExit, { block: false }); });
+    yield* ended; // the server's side sees the client's side closed
+    server.close();
+  }());
+  loop.close();
+  t.is(serverSaw, 'EOF');
+  t.deepEqual(reports, []);
+});
+
 test.serial('signalHandler spawns a greenlet per delivery', async (t) => {
   const loop = new EventLoop(); // real clock: the signal arrives from outside the loop
   const ok = await loop.runUntilComplete(async () => {

@@ -122,6 +122,19 @@ test('a read cancelled as it completes gives its bytes back', async (t) => {
   });
 });
 
+test('a read under waitFor cancelled as it completes gives its bytes back too', async (t) => {
+  await runVirtual(t, function* () {
+    const r = new StreamReader();
+    const task = createTask(function* () { return yield* waitFor(r.readExactly(3), 5); }());
+    yield;
+    r.feedData(Buffer.from('abcdef'));
+    yield; // the read is done and waitFor has its result; the task has not resumed yet
+    task.cancel();
+    t.true((yield* settle(task)) instanceof CancelledError);
+    t.is((yield* r.read(10)).toString(), 'abcdef');
+  });
+});
+
 test('async iteration yields lines until EOF', async (t) => {
   await runVirtual(t, async ({ loop }) => {
     const r = new StreamReader();
