@@ -173,8 +173,16 @@ export class Group {
       if (g.successful()) out._finish({ value: g.value as R, done: false });
       else out._fail(g.exception);
     };
+    // A consumer killed while it waited gave up its turn: its result goes to the next next().
+    const prune = (): void => {
+      if (!waiting.some((w) => w.done())) return;
+      const live = waiting.filter((w) => !w.done());
+      handed -= waiting.length - live.length;
+      waiting.splice(0, waiting.length, ...live);
+    };
     this._spawnEach(fn as GreenletBody<R, [T]>, list, (g) => {
       g.link(() => {
+        prune();
         const w = waiting.shift();
         if (w !== undefined) deliver(w, g);
         else finished.push(g);
@@ -183,6 +191,7 @@ export class Group {
     const it: FutureIterator<R> = {
       next: () => {
         const out = new BridgeFuture<IteratorResult<R>>(hubLoop());
+        prune();
         if (handed >= list.length) { out._finish({ value: undefined, done: true }); return out; }
         handed++;
         const g = finished.shift();

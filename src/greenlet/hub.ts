@@ -50,6 +50,21 @@ export class BridgeFuture<T> extends Future<T> {
     this._what = null;
   }
 
+  /** @internal A bridge future is what a greenlet waits on, and an interrupt (kill, Timeout)
+   *  cancels it; the outcome its source delivers later has nobody to go to, and is dropped
+   *  instead of raising InvalidStateError in that source's callback. Sources that hand over a
+   *  grant (a lock unit, a queue item, a connection) check for the cancel and give it back. */
+  override _finish(value: T): void {
+    if (this.cancelled()) return;
+    super._finish(value);
+  }
+
+  /** @internal See _finish. */
+  override _fail(error: unknown): void {
+    if (this.cancelled()) return;
+    super._fail(error);
+  }
+
   override _describeWait(): string {
     const w = this._what;
     if (w === null) return super._describeWait();

@@ -241,6 +241,27 @@ test('Pool map/imap spawn lazily: never more than size greenlets exist; a full p
   });
 });
 
+test('a greenlet killed while it waits on join() or imapUnordered().next(): nothing reported, no result lost', async (t) => {
+  const fx = makeLoop();
+  const got = await fx.loop.runUntilComplete(function* (): Coroutine<number[]> {
+    const group = new Group();
+    group.spawn(function* () { yield* sleep(1); });
+    const joiner = spawn(function* () { return yield* group.join(); });
+    const it = group.imapUnordered(function* (x: number): Coroutine<number> { yield* sleep(x); return x; }, [2, 3]);
+    const consumer = spawn(function* () { return yield* it.next(); });
+    yield* sleep(0.5); // both wait now
+    yield* joiner.kill();
+    yield* consumer.kill();
+    yield* sleep(5); // the group's members finish; their outcomes find the waiters gone
+    const out: number[] = [];
+    for (let r = yield* it.next(); !r.done && out.length < 2; r = yield* it.next()) out.push(r.value);
+    return out;
+  }());
+  fx.loop.close();
+  t.deepEqual(got, [2, 3], 'the result the killed consumer waited for goes to the next next()');
+  t.deepEqual(fx.reports, []);
+});
+
 test('Pool never runs more than its size; map keeps order; imapUnordered gives completion order', async (t) => {
   await runVirtual(t, function* () {
     const pool = new Pool(2);
