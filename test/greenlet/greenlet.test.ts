@@ -262,6 +262,31 @@ test('a greenlet killed while it waits on join() or imapUnordered().next(): noth
   t.deepEqual(fx.reports, []);
 });
 
+test('Queue: a getter killed just before a put does not swallow the item', async (t) => {
+  await runVirtual(t, function* () {
+    const q = new Queue<string>();
+    const getter = spawn(function* () { return yield* q.get(); });
+    const timed = spawn(function* () { return yield* q.get({ timeout: 5 }); });
+    yield* sleep(0); // both wait in get()
+    void getter.kill(GreenletExit, { block: false });
+    void timed.kill(GreenletExit, { block: false });
+    q.putNowait('x'); // same turn: the killed getters must not take it
+    t.is(q.qsize(), 1);
+    t.is(yield* q.get(), 'x');
+    // Granted, then killed before it resumes (twice: before and after the bridge saw the grant).
+    for (const killAfter of [0, 1]) {
+      const g = spawn(function* () { return yield* q.get(); });
+      yield* sleep(0);
+      q.putNowait(`y${killAfter}`);
+      if (killAfter === 1) yield; // the item has reached the bridge future; g has not run yet
+      void g.kill(GreenletExit, { block: false });
+      yield* g.join();
+      t.is(q.qsize(), 1, `the item went back (kill ${killAfter === 0 ? 'before' : 'after'} the bridge had it)`);
+      t.is(yield* q.get(), `y${killAfter}`);
+    }
+  });
+});
+
 test('Pool never runs more than its size; map keeps order; imapUnordered gives completion order', async (t) => {
   await runVirtual(t, function* () {
     const pool = new Pool(2);
