@@ -197,7 +197,8 @@ export class Channel<T = unknown> {
   put(item: T, options: Opts = {}): Future<void> {
     const { block = true, timeout = null } = options;
     const out = new BridgeFuture<void>(hubLoop());
-    const getter = this.#getters.shift();
+    let getter = this.#getters.shift();
+    while (getter !== undefined && getter.done()) getter = this.#getters.shift(); // killed while waiting
     if (getter !== undefined) {
       getter._finish(item);
       out._finish(undefined);
@@ -213,7 +214,8 @@ export class Channel<T = unknown> {
   get(options: Opts = {}): Future<T> {
     const { block = true, timeout = null } = options;
     const out = new BridgeFuture<T>(hubLoop());
-    const putter = this.#putters.shift();
+    let putter = this.#putters.shift();
+    while (putter !== undefined && putter.fut.done()) putter = this.#putters.shift(); // killed: not delivered
     if (putter !== undefined) {
       putter.fut._finish(undefined);
       out._finish(putter.item);

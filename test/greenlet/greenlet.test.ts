@@ -287,6 +287,26 @@ test('Queue: a getter killed just before a put does not swallow the item', async
   });
 });
 
+test('Channel: a getter or putter killed while it waits is skipped, nothing lost or delivered twice', async (t) => {
+  await runVirtual(t, function* () {
+    const ch = new Channel<string>();
+    const deadGetter = spawn(function* () { return yield* ch.get(); });
+    yield* sleep(0);
+    yield* deadGetter.kill();
+    const got = spawn(function* () { return yield* ch.get(); });
+    yield* sleep(0);
+    yield* ch.put('a');
+    t.is(yield* got.get(), 'a', 'the live getter has it, not the killed one');
+    const deadPutter = spawn(function* () { yield* ch.put('never'); });
+    yield* sleep(0);
+    yield* deadPutter.kill();
+    const live = spawn(function* () { yield* ch.put('b'); });
+    yield* sleep(0);
+    t.is(yield* ch.get(), 'b', 'a killed put is not delivered');
+    yield* live.join();
+  });
+});
+
 test('Pool never runs more than its size; map keeps order; imapUnordered gives completion order', async (t) => {
   await runVirtual(t, function* () {
     const pool = new Pool(2);
