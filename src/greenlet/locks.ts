@@ -111,13 +111,30 @@ export class RLock {
     }
     const inner = this.#lock.acquire(blocking, timeout);
     const out = new BridgeFuture<boolean>(hubLoop());
+    out._what = inner;
     inner.addDoneCallback(() => {
+      if (inner.cancelled()) return; // out was cancelled (below)
       const ok = inner.result();
-      if (ok) { this.#owner = me; this.#count = 1; }
+      if (out.done()) { // the acquirer was killed meanwhile: the lock is nobody's
+        if (ok) this.#lock.release();
+        return;
+      }
+      if (ok) {
+        this.#owner = me;
+        this.#count = 1;
+        out._onAbandon = this.#giveBack; // granted, but killed before it resumed
+      }
       out._finish(ok);
     });
+    out.addDoneCallback(() => { if (out.cancelled()) inner.cancel(); });
     return out;
   }
+
+  readonly #giveBack = (): void => {
+    this.#owner = null;
+    this.#count = 0;
+    this.#lock.release();
+  };
 
   release(): void {
     if (this.#owner !== this.#me()) throw new RuntimeError('cannot release un-acquired lock');

@@ -307,6 +307,19 @@ test('Channel: a getter or putter killed while it waits is skipped, nothing lost
   });
 });
 
+test('RLock: an acquirer killed while it waits does not end up owning the lock', async (t) => {
+  await runVirtual(t, function* () {
+    const lock = new RLock();
+    yield* lock.acquire();
+    const waiter = spawn(function* () { yield* lock.acquire(); });
+    yield* sleep(0);
+    yield* waiter.kill();
+    lock.release();
+    const next = spawn(function* () { const ok = yield* lock.acquire(true, 5); if (ok) lock.release(); return ok; });
+    t.true(yield* next.get(), 'the lock is free for the next greenlet');
+  });
+});
+
 test('Pool never runs more than its size; map keeps order; imapUnordered gives completion order', async (t) => {
   await runVirtual(t, function* () {
     const pool = new Pool(2);
