@@ -12,6 +12,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import '../loop/policy.js'; // registers the default loop, for 'tulip/greenlet' imported alone
 import { getEventLoop } from '../loop/running.js';
 import { Future } from '../tasks/future.js';
+import { kControlFlow } from '../tasks/errors.js';
 import { currentTask } from '../tasks/create-task.js';
 import type { Greenlet } from './greenlet.js';
 
@@ -26,6 +27,7 @@ export class GreenletExit extends Error {
   }
 }
 GreenletExit.prototype.name = 'GreenletExit';
+(GreenletExit.prototype as unknown as Record<symbol, boolean>)[kControlFlow] = true; // never an unretrieved failure
 
 /** gevent: `queue.Empty`. */
 export class Empty extends Error {

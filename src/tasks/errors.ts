@@ -22,6 +22,12 @@ export class CancelledError extends Error {
 }
 CancelledError.prototype.name = 'CancelledError';
 
+/** @internal On the prototype of errors that are control flow, not failures (the greenlet
+ *  bridge's GreenletExit): a Future failed with one is never reported as unretrieved, as a
+ *  cancelled one is not. Registering each for that report cost a WeakRef and a
+ *  FinalizationRegistry entry per killed greenlet. */
+export const kControlFlow: unique symbol = Symbol('tulip.controlFlow');
+
 /** Why a task was cancelled. Project only: asyncio has only a message. */
 export type CancelReason =
   | { kind: 'timeout'; deadline: number }

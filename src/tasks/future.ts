@@ -21,7 +21,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import type { Task } from './task.js';
 import type { Yieldable } from './coroutine.js';
 import { asyncTaskContext, getEventLoop } from '../loop/running.js';
-import { CancelledError, InvalidStateError, type CancelReason } from './errors.js';
+import { CancelledError, InvalidStateError, kControlFlow, type CancelReason } from './errors.js';
 import { creationSite } from './creation-site.js';
 
 const PENDING = 0, FINISHED = 1, CANCELLED = 2;
@@ -268,7 +268,7 @@ export class Future<T> implements PromiseLike<T> {
     if (error === undefined) throw new TypeError('setException() needs an exception, got undefined');
     this._error = error;
     this._state = FINISHED;
-    if (!(error instanceof CancelledError)) {
+    if (!(error instanceof CancelledError) && !(typeof error === 'object' && error !== null && kControlFlow in error)) {
       // V8 keeps the receivers of captured stack frames (this task among them) until `stack` is
       // formatted; the registry holds the error, so format it now or the future is never freed.
       if (error instanceof Error) void error.stack;

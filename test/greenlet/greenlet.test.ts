@@ -311,6 +311,21 @@ test('Channel: a getter or putter killed while it waits is skipped, nothing lost
   });
 });
 
+test('GreenletExit is control flow: a future failed with it is never reported as unretrieved', async (t) => {
+  if (typeof globalThis.gc !== 'function') return t.fail('run with --expose-gc');
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(`${ctx.message}: ${(ctx.exception as Error).message}`));
+  (() => { loop.createFuture<void>().setException(new GreenletExit()); })();
+  (() => { loop.createFuture<void>().setException(new Error('lost')); })();
+  for (let i = 0; i < 10; i++) {
+    globalThis.gc!();
+    await new Promise((r) => setImmediate(r));
+  }
+  t.deepEqual(reports, ['Future exception was never retrieved: lost']);
+  loop.close();
+});
+
 test('Pool never runs more than its size; map keeps order; imapUnordered gives completion order', async (t) => {
   await runVirtual(t, function* () {
     const pool = new Pool(2);
