@@ -151,7 +151,7 @@ export class StreamServer {
 
 /** create_connection's Future: cancelling it (a kill or a Timeout interrupting the greenlet that
  *  waits on it) stops the connection attempt and its timer. */
-class Connecting extends BridgeFuture<GreenSocket> {
+class GreenConnecting extends BridgeFuture<GreenSocket> {
   declare _inner: Future<[StreamReader, StreamWriter]> | null;
 
   constructor() {
@@ -173,7 +173,7 @@ function closeAbandoned(f: Future<unknown>): void {
 
 /** gevent: `socket.create_connection((host, port), timeout=None)`. Raises Timeout on timeout. */
 export function createConnection(address: [host: string, port: number], timeout: number | null = null): Future<GreenSocket> {
-  const out = new Connecting();
+  const out = new GreenConnecting();
   const inner = waitFor(openConnection(address[0], address[1]), timeout);
   out._inner = inner;
   inner.addDoneCallback(() => {
