@@ -11,7 +11,7 @@ import type { TimerHandle } from '../loop/handle.js';
 import { Queue as SyncQueue } from '../sync/queue.js';
 import { QueueEmpty, QueueFull } from '../sync/errors.js';
 import type { CancelReason } from '../tasks/errors.js';
-import { copyOutcome } from '../tasks/chain.js';
+import { copyOutcome, giveBackGrant } from '../tasks/chain.js';
 import { BridgeFuture, Empty, Full, hubLoop } from './hub.js';
 import { waitReady } from './greenlet.js';
 
@@ -37,11 +37,7 @@ class Bounded<T> extends BridgeFuture<T> {
 
 /** The waiter's grant (an item, a slot) goes back through it: see Future._onAbandon. */
 function giveBackInner(outer: Future<unknown>): void {
-  const inner = (outer as Bounded<unknown>)._inner;
-  const abandon = inner._onAbandon;
-  if (abandon === null || inner.cancelled()) return;
-  inner._onAbandon = null;
-  abandon(inner);
+  giveBackGrant((outer as Bounded<unknown>)._inner);
 }
 
 /** Mirrors `inner` into a bridge future, mapping a timeout to `onTimeout()`. */

@@ -222,19 +222,21 @@ export function createServer(
  *  closures. Cancelling it destroys the socket. `made` turns the transport and protocol into
  *  the result (openConnection makes its reader and writer there). */
 export class Connecting<P extends Protocol, R> extends Future<R> {
-  /** @internal */ readonly _socket: net.Socket;
-  /** @internal */ readonly _factory: () => P;
-  /** @internal */ readonly _made: (transport: Transport, protocol: P) => R;
-  /** @internal */ readonly _setNoDelay: boolean;
+  /** @internal */ declare readonly _socket: net.Socket;
+  /** @internal */ declare readonly _factory: () => P;
+  /** @internal */ declare readonly _made: (transport: Transport, protocol: P) => R;
+  /** @internal */ declare readonly _setNoDelay: boolean;
   /** @internal the connection, once made (closed if the waiting task is cancelled first) */
-  _transport: Transport | null = null;
+  declare _transport: Transport | null;
 
+  // Fields assigned here, not by initializers: see Future.
   constructor(loop: EventLoop, socket: net.Socket, factory: () => P, made: (transport: Transport, protocol: P) => R, setNoDelay: boolean) {
     super(loop);
     this._socket = socket;
     this._factory = factory;
     this._made = made;
     this._setNoDelay = setNoDelay;
+    this._transport = null;
   }
 
   override cancel(msg?: string, reason?: CancelReason): boolean {

@@ -7,7 +7,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import { getEventLoop } from '../loop/running.js';
 import { Future, type Waiter } from './future.js';
 import { ensureFuture } from './create-task.js';
-import { copyOutcome } from './chain.js';
+import { copyOutcome, giveBackGrant } from './chain.js';
 import type { Awaitable } from './coroutine.js';
 import { TimeoutError, type CancelReason } from './errors.js';
 
@@ -74,11 +74,7 @@ class WaitForFuture<T> extends Future<T> implements Waiter {
 }
 
 function abandonInner(outer: Future<unknown>): void {
-  const inner = (outer as WaitForFuture<unknown>)._inner;
-  const abandon = inner._onAbandon;
-  if (abandon === null) return;
-  inner._onAbandon = null;
-  abandon(inner);
+  giveBackGrant((outer as WaitForFuture<unknown>)._inner);
 }
 
 function expire(outer: WaitForFuture<unknown>): void {
