@@ -48,10 +48,14 @@ class WaitForFuture<T> extends Future<T> implements Waiter {
     this._timer = null;
     if (!this.done() && inner.cancelled() && this._timedOut && !this._cancelRequested) {
       this._fail(new TimeoutError(`timed out after ${this._timeout} s`, { cause: inner._cancelledError() }));
+    } else if (this.cancelled()) {
+      // Cancelled as the inner result arrived: a grant it carries (bytes read, a connection
+      // made) has nobody to go to, so it goes back.
+      giveBackGrant(inner);
+      copyOutcome(inner, this);
     } else {
       copyOutcome(inner, this);
-      // A grant the inner future carries (bytes read, a connection made) is given back through
-      // it when the task waiting here is cancelled before it resumes.
+      // The same grant goes back if the task waiting here is cancelled before it resumes.
       if (inner._onAbandon !== null && !inner.cancelled() && this._onAbandon === null) this._onAbandon = abandonInner;
     }
   }

@@ -132,6 +132,13 @@ test('a read under waitFor cancelled as it completes gives its bytes back too', 
     task.cancel();
     t.true((yield* settle(task)) instanceof CancelledError);
     t.is((yield* r.read(10)).toString(), 'abcdef');
+    // Cancelled in the same turn the read completes, before waitFor has seen it.
+    const again = createTask(function* () { return yield* waitFor(r.readExactly(2), 5); }());
+    yield;
+    r.feedData(Buffer.from('gh'));
+    again.cancel();
+    t.true((yield* settle(again)) instanceof CancelledError);
+    t.is((yield* r.read(10)).toString(), 'gh');
   });
 });
 
