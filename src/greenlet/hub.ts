@@ -12,7 +12,8 @@ import type { EventLoop } from '../loop/event-loop.js';
 import '../loop/policy.js'; // registers the default loop, for 'tulip/greenlet' imported alone
 import { getEventLoop } from '../loop/running.js';
 import { Future } from '../tasks/future.js';
-import { kControlFlow } from '../tasks/errors.js';
+import { kControlFlow, type CancelReason } from '../tasks/errors.js';
+import { giveBackGrant } from '../tasks/chain.js';
 import { currentTask } from '../tasks/create-task.js';
 import type { Greenlet } from './greenlet.js';
 
@@ -80,6 +81,32 @@ export class BridgeFuture<T> extends Future<T> {
     driveWhileAwaited(this);
     return super.then(onFulfilled, onRejected);
   }
+}
+
+/** @internal A bridge future over an inner one that holds a grant (a queue item, a lock unit, a
+ *  connection): cancelling it (kill, Timeout) cancels the inner wait at once, so nothing is
+ *  granted in the same turn to a greenlet that is gone. Its source calls giveBackInner when the
+ *  grant lands on a cancelled mirror, and sets it as the mirror's _onAbandon when the greenlet
+ *  may be interrupted before it resumes. */
+export class MirrorFuture<T, I = T> extends BridgeFuture<T> {
+  declare readonly _inner: Future<I>;
+
+  constructor(inner: Future<I>) {
+    super(inner.getLoop());
+    (this as { _inner: Future<I> })._inner = inner;
+    this._what = inner;
+  }
+
+  override cancel(msg?: string, reason?: CancelReason): boolean {
+    if (!super.cancel(msg, reason)) return false;
+    this._inner.cancel();
+    return true;
+  }
+}
+
+/** The inner future's grant goes back through it (see Future._onAbandon). */
+export function giveBackInner(outer: Future<unknown>): void {
+  giveBackGrant((outer as MirrorFuture<unknown, unknown>)._inner);
 }
 
 /** A greenlet's result: other greenlets and tasks join it, so an interrupt never cancels it. */

@@ -10,7 +10,7 @@ import type { Future } from '../tasks/future.js';
 import { currentTask } from '../tasks/create-task.js';
 import { RuntimeError } from '../tasks/errors.js';
 import { Semaphore as SyncSemaphore, BoundedSemaphore as SyncBoundedSemaphore } from '../sync/semaphore.js';
-import { BridgeFuture, getcurrent, hubLoop } from './hub.js';
+import { BridgeFuture, MirrorFuture, getcurrent, hubLoop } from './hub.js';
 
 /** gevent: `gevent.lock.Semaphore(value=1)`. */
 export class Semaphore {
@@ -110,10 +110,9 @@ export class RLock {
       return out;
     }
     const inner = this.#lock.acquire(blocking, timeout);
-    const out = new BridgeFuture<boolean>(hubLoop());
-    out._what = inner;
+    const out = new MirrorFuture<boolean>(inner); // a kill cancels the wait at once
     inner.addDoneCallback(() => {
-      if (inner.cancelled()) return; // out was cancelled (below)
+      if (inner.cancelled()) return; // out was cancelled
       const ok = inner.result();
       if (out.done()) { // the acquirer was killed meanwhile: the lock is nobody's
         if (ok) this.#lock.release();
@@ -126,7 +125,6 @@ export class RLock {
       }
       out._finish(ok);
     });
-    out.addDoneCallback(() => { if (out.cancelled()) inner.cancel(); });
     return out;
   }
 

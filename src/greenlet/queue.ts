@@ -10,40 +10,16 @@ import type { Future } from '../tasks/future.js';
 import type { TimerHandle } from '../loop/handle.js';
 import { Queue as SyncQueue } from '../sync/queue.js';
 import { QueueEmpty, QueueFull } from '../sync/errors.js';
-import type { CancelReason } from '../tasks/errors.js';
-import { copyOutcome, giveBackGrant } from '../tasks/chain.js';
-import { BridgeFuture, Empty, Full, hubLoop } from './hub.js';
+import { copyOutcome } from '../tasks/chain.js';
+import { BridgeFuture, Empty, Full, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
 import { waitReady } from './greenlet.js';
 
 interface Opts { block?: boolean; timeout?: number | null }
 
-/** A bridge future over a sync-queue waiter: cancelling it (kill, Timeout) cancels the waiter
- *  at once, so a put in the same turn cannot hand its item to a greenlet that is gone. */
-class Bounded<T> extends BridgeFuture<T> {
-  declare readonly _inner: Future<T>;
-
-  constructor(inner: Future<T>) {
-    super(inner.getLoop());
-    (this as { _inner: Future<T> })._inner = inner;
-    this._what = inner;
-  }
-
-  override cancel(msg?: string, reason?: CancelReason): boolean {
-    if (!super.cancel(msg, reason)) return false;
-    this._inner.cancel();
-    return true;
-  }
-}
-
-/** The waiter's grant (an item, a slot) goes back through it: see Future._onAbandon. */
-function giveBackInner(outer: Future<unknown>): void {
-  giveBackGrant((outer as Bounded<unknown>)._inner);
-}
-
 /** Mirrors `inner` into a bridge future, mapping a timeout to `onTimeout()`. */
 function bounded<T>(inner: Future<T>, timeout: number | null, onTimeout: () => unknown): BridgeFuture<T> {
   const loop = inner.getLoop();
-  const out = new Bounded<T>(inner);
+  const out = new MirrorFuture<T>(inner); // a put in the same turn as a kill cannot reach it
   let timer: TimerHandle | null = null;
   inner.addDoneCallback(() => {
     timer?.cancel();

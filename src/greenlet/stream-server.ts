@@ -10,11 +10,11 @@ import type { AddressInfo } from 'node:net';
 import type { Future } from '../tasks/future.js';
 import type { Server } from '../loop/server.js';
 import { waitFor } from '../tasks/wait-for.js';
-import { TimeoutError, type CancelReason } from '../tasks/errors.js';
+import { TimeoutError } from '../tasks/errors.js';
 import { startServer, openConnection } from '../streams/open-connection.js';
 import type { StreamReader } from '../streams/stream-reader.js';
 import type { StreamWriter } from '../streams/stream-writer.js';
-import { BridgeFuture, hubLoop } from './hub.js';
+import { BridgeFuture, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
 import { Greenlet, type GreenletBody } from './greenlet.js';
 import type { Pool } from './group.js';
 import { Timeout } from './timeout.js';
@@ -149,36 +149,15 @@ export class StreamServer {
   }
 }
 
-/** create_connection's Future: cancelling it (a kill or a Timeout interrupting the greenlet that
- *  waits on it) stops the connection attempt and its timer. */
-class GreenConnecting extends BridgeFuture<GreenSocket> {
-  declare _inner: Future<[StreamReader, StreamWriter]> | null;
-
-  constructor() {
-    super(hubLoop());
-    this._inner = null;
-  }
-
-  override cancel(msg?: string, reason?: CancelReason): boolean {
-    if (!super.cancel(msg, reason)) return false;
-    this._inner?.cancel();
-    return true;
-  }
-}
-
-/** The greenlet that waited for the connection was interrupted before it resumed: close it. */
-function closeAbandoned(f: Future<unknown>): void {
-  (f as Future<GreenSocket>).result().close();
-}
-
 /** gevent: `socket.create_connection((host, port), timeout=None)`. Raises Timeout on timeout. */
 export function createConnection(address: [host: string, port: number], timeout: number | null = null): Future<GreenSocket> {
-  const out = new GreenConnecting();
   const inner = waitFor(openConnection(address[0], address[1]), timeout);
-  out._inner = inner;
+  // Cancelling it (a kill, a Timeout) stops the connection attempt and its timer at once.
+  const out = new MirrorFuture<GreenSocket, [StreamReader, StreamWriter]>(inner);
   inner.addDoneCallback(() => {
     if (out.done()) { // cancelled meanwhile: a connection made anyway is nobody's
-      if (!inner.cancelled() && inner.exception() === null) inner.result()[1].close();
+      giveBackInner(out);
+      if (!inner.cancelled()) inner.exception(); // retrieved: nobody else will look
       return;
     }
     if (inner.cancelled()) { out.cancel(); return; }
@@ -187,7 +166,7 @@ export function createConnection(address: [host: string, port: number], timeout:
     else if (e !== null) out._fail(e);
     else {
       const [r, w] = inner.result();
-      out._onAbandon = closeAbandoned;
+      out._onAbandon = giveBackInner; // interrupted before it resumed: the connection is closed
       out._finish(new GreenSocket(r, w));
     }
   });
