@@ -28,7 +28,7 @@ export class Lock {
       return doneTrue();
     }
     const w = enqueue<true>(this.#waiters);
-    w._by = currentTask();
+    w._carry = currentTask();
     return w;
   }
 
@@ -41,7 +41,7 @@ export class Lock {
       this._holder = null;
       return;
     }
-    this._holder = next._by;
+    this._holder = next._carry as Task<unknown> | null;
     grantFirst(this.#waiters, this.#wantsHeld.has(next) ? held(this.#release) : true, this.#release);
   }
 
@@ -61,7 +61,7 @@ export class Lock {
       return doneFuture(held(this.#release));
     }
     const w = enqueue<Held>(this.#waiters);
-    w._by = currentTask();
+    w._carry = currentTask();
     this.#wantsHeld.add(w);
     return w;
   }

@@ -81,7 +81,7 @@ export class Queue<T> {
       return doneTrue();
     }
     const w = enqueue<true>(this.#putters);
-    w._item = item;
+    w._carry = item;
     return w;
   }
 
@@ -154,15 +154,15 @@ export class Queue<T> {
   #admitPutter(): void {
     const putter = this.#putters.peek();
     if (putter === undefined || this.full()) return;
-    this._put(putter._item as T);
+    this._put(putter._carry as T);
     this.#taskAdded();
     this.#stored();
     grantFirst(this.#putters, true, this.#takeBackGrant);
   }
 
-  // One hook per queue, not a closure per grant: the item is the getter's result / the putter's _item.
+  // One hook per queue, not a closure per grant: the item is the getter's result / the putter's _carry.
   readonly #giveBackGrant = (fut: Future<any>): void => this.#giveBack(fut.result() as T);
-  readonly #takeBackGrant = (fut: Future<any>): void => this.#takeBack((fut as WaiterFuture<true>)._item as T);
+  readonly #takeBackGrant = (fut: Future<any>): void => this.#takeBack((fut as WaiterFuture<true>)._carry as T);
 
   /** A getter was granted `item` but cancelled before it resumed. */
   #giveBack(item: T): void {

@@ -105,14 +105,14 @@ type WaiterList = WaiterQueue<any> | (WaiterFuture<any>[] & { owner?: object });
 
 export class WaiterFuture<T> extends Future<T> {
   /** @internal the list this waiter sits in while pending */ declare _list: WaiterList | null;
-  /** @internal what a putter carries */ declare _item: unknown;
-  /** @internal the task that asked; set by Lock only (its next holder, for diagnostics) */ declare _by: Task<unknown> | null;
+  /** @internal what the waiter carries: a putter's item (Queue), the task that asked (Lock:
+   *  its next holder, for diagnostics). One field for both keeps every waiter small. */
+  declare _carry: unknown;
 
   constructor(loop?: EventLoop) {
     super(loop); // assigned here, not by field initializers (see Future)
     this._list = null;
-    this._item = undefined;
-    this._by = null;
+    this._carry = undefined;
   }
 
   override _describeWait(): string {

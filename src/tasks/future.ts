@@ -117,7 +117,7 @@ export class Future<T> implements PromiseLike<T> {
     const state = this._state;
     if (state === FINISHED) {
       if (this._error === undefined) return this._value as T;
-      this.#retrieved();
+      retrieved(this);
       throw this._error;
     }
     if (state === CANCELLED) throw this._cancelledError();
@@ -128,7 +128,7 @@ export class Future<T> implements PromiseLike<T> {
   exception(): unknown {
     const state = this._state;
     if (state === FINISHED) {
-      this.#retrieved();
+      retrieved(this);
       return this._error === undefined ? null : this._error;
     }
     if (state === CANCELLED) throw this._cancelledError();
@@ -151,7 +151,7 @@ export class Future<T> implements PromiseLike<T> {
     if (reason !== undefined) this._cancelReason = reason;
     this._state = CANCELLED;
     this._cancelMsg = msg;
-    this.#schedule();
+    schedule(this);
     return true;
   }
 
@@ -161,13 +161,9 @@ export class Future<T> implements PromiseLike<T> {
       this._loop.callSoon(cb, this);
       return;
     }
-    this.#add(cb);
+    addCallback(this, cb);
   }
 
-  #add(cb: DoneCallback<any> | Waiter): void {
-    if (this._cb0 === null && this._cbs === null) this._cb0 = cb;
-    else (this._cbs ??= []).push(cb);
-  }
 
   /** asyncio: `Future.remove_done_callback`. Returns how many were removed. */
   removeDoneCallback(cb: DoneCallback<T>): number {
@@ -224,33 +220,14 @@ export class Future<T> implements PromiseLike<T> {
       const refused = task._awaiting(this);
       if (refused !== null) return refused.then(onFulfilled, onRejected);
     }
-    return this.#getPromise().then(onFulfilled, onRejected);
+    return getPromise(this).then(onFulfilled, onRejected);
   }
 
   /** @internal The settle promise without the async-task bookkeeping of then(). */
   _promise(): Promise<T> {
-    return this.#getPromise();
+    return getPromise(this);
   }
 
-  #getPromise(): Promise<T> {
-    this.#retrieved();
-    if (this._state === PENDING || this._queued) {
-      // One settle slot per then(): each awaiting async task is woken in its own turn, in the
-      // order it started waiting, like a task waiter (see _run).
-      return new Promise<T>((resolve, reject) => {
-        this.#add((f: Future<T>) => {
-          f._loop._asyncWoken = true; // let the continuation finish before the next callback
-          if (f._state === FINISHED && f._error === undefined) return resolve(f._value as T);
-          f.#retrieved(); // handed to the promise: its rejection is the report if nobody handles it
-          reject(f._state === CANCELLED ? f._cancelledError() : f._error);
-        });
-      });
-    }
-    if (this._prom !== null) return this._prom;
-    if (this._state === FINISHED && this._error === undefined) this._prom = Promise.resolve(this._value as T);
-    else this._prom = Promise.reject(this._state === CANCELLED ? this._cancelledError() : this._error);
-    return this._prom;
-  }
 
   // --- internals shared with Task and the loop --------------------------------------------
 
@@ -259,7 +236,7 @@ export class Future<T> implements PromiseLike<T> {
     if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
     this._value = value;
     this._state = FINISHED;
-    this.#schedule();
+    schedule(this);
   }
 
   /** @internal */
@@ -277,7 +254,7 @@ export class Future<T> implements PromiseLike<T> {
       this._loop._unretrieved.add(ref);
       unretrieved.register(this, { loop: this._loop, error, what: this._kind(), ref }, this);
     }
-    this.#schedule();
+    schedule(this);
   }
 
   /** @internal Cancelled state carrying a given CancelledError (a task whose coroutine raised it). */
@@ -286,7 +263,7 @@ export class Future<T> implements PromiseLike<T> {
     this._error = error;
     this._cancelMsg = error.message;
     this._state = CANCELLED;
-    this.#schedule();
+    schedule(this);
   }
 
   /** @internal The CancelledError to raise for a cancelled future. */
@@ -307,7 +284,7 @@ export class Future<T> implements PromiseLike<T> {
 
   /** @internal Park a task on this future. */
   _addWaiter(waiter: Waiter): void {
-    this.#add(waiter);
+    addCallback(this, waiter);
   }
 
   /** @internal Unpark a task (it was interrupted and waits no more). */
@@ -331,7 +308,7 @@ export class Future<T> implements PromiseLike<T> {
     const first = this._cb0;
     if (first !== null) {
       this._cb0 = null;
-      this.#invoke(first);
+      invoke(this, first);
       if (loop._asyncWoken && this._cbs !== null) {
         loop._resumeSlot = true; // the rest after the microtask drain
         return;
@@ -343,7 +320,7 @@ export class Future<T> implements PromiseLike<T> {
       return;
     }
     for (let i = this._cbIndex; i < cbs.length; i++) {
-      this.#invoke(cbs[i]!);
+      invoke(this, cbs[i]!);
       if (loop._asyncWoken && i + 1 < cbs.length) {
         this._cbIndex = i + 1;
         loop._resumeSlot = true;
@@ -356,18 +333,10 @@ export class Future<T> implements PromiseLike<T> {
     if (this._cb0 !== null) this._run(); // added by a callback while we ran (rare)
   }
 
-  #invoke(cb: DoneCallback<any> | Waiter): void {
-    try {
-      if (typeof cb === 'function') cb(this);
-      else cb._wake(this as Future<unknown>);
-    } catch (error) {
-      this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception: error, future: this });
-    }
-  }
 
   /** @internal the loop's leak report has listed it: no second report at GC */
   _markRetrieved(): void {
-    this.#retrieved();
+    retrieved(this);
   }
 
   /** @internal for "Task exception was never retrieved" */
@@ -375,31 +344,7 @@ export class Future<T> implements PromiseLike<T> {
     return 'Future';
   }
 
-  #schedule(): void {
-    if (this._queued) return;
-    if (this._cbs === null) {
-      const first = this._cb0;
-      if (first === null) return;
-      if (typeof first !== 'function') {
-        // The only thing waiting is a generator task: it goes into the ready queue itself, in
-        // this future's place, saving a hop through _run per wake-up.
-        this._cb0 = null;
-        first._wakeSoon(this);
-        return;
-      }
-    }
-    this._queued = true;
-    this._loop._pushReady(this);
-  }
 
-  #retrieved(): void {
-    const ref = this._reportable;
-    if (ref !== null) {
-      this._reportable = null;
-      this._loop._unretrieved.delete(ref);
-      unretrieved.unregister(this);
-    }
-  }
 
   /** @internal What a task parked here waits for, for the task tree (subclasses say more). */
   _describeWait(): string {
@@ -426,6 +371,70 @@ export class Future<T> implements PromiseLike<T> {
           ? `${kind} finished result=${short(this._value)}`
           : `${kind} finished exception=${short(this._error)}`;
     }
+  }
+}
+
+// Future's internals are module functions, not #private methods: a class with private methods
+// brands every instance, and V8 then cannot inline its constructor into a subclass's super()
+// call, which made constructing any Future (a waiter, a sleep, a Task) go through the generic
+// construct stub (twice the time, measured in a micro-benchmark).
+function addCallback(f: Future<any>, cb: DoneCallback<any> | Waiter): void {
+  if (f._cb0 === null && f._cbs === null) f._cb0 = cb;
+  else (f._cbs ??= []).push(cb);
+}
+
+function getPromise<T>(f: Future<T>): Promise<T> {
+  retrieved(f);
+  if (f._state === PENDING || f._queued) {
+    // One settle slot per then(): each awaiting async task is woken in its own turn, in the
+    // order it started waiting, like a task waiter (see _run).
+    return new Promise<T>((resolve, reject) => {
+      addCallback(f, (f: Future<T>) => {
+        f._loop._asyncWoken = true; // let the continuation finish before the next callback
+        if (f._state === FINISHED && f._error === undefined) return resolve(f._value as T);
+        retrieved(f); // handed to the promise: its rejection is the report if nobody handles it
+        reject(f._state === CANCELLED ? f._cancelledError() : f._error);
+      });
+    });
+  }
+  if (f._prom !== null) return f._prom;
+  if (f._state === FINISHED && f._error === undefined) f._prom = Promise.resolve(f._value as T);
+  else f._prom = Promise.reject(f._state === CANCELLED ? f._cancelledError() : f._error);
+  return f._prom;
+}
+
+function invoke(f: Future<any>, cb: DoneCallback<any> | Waiter): void {
+  try {
+    if (typeof cb === 'function') cb(f);
+    else cb._wake(f as Future<unknown>);
+  } catch (error) {
+    f._loop.callExceptionHandler({ message: `Exception in callback of ${f}`, exception: error, future: f });
+  }
+}
+
+function schedule(f: Future<any>): void {
+  if (f._queued) return;
+  if (f._cbs === null) {
+    const first = f._cb0;
+    if (first === null) return;
+    if (typeof first !== 'function') {
+      // The only thing waiting is a generator task: it goes into the ready queue itself, in
+      // the future's place, saving a hop through _run per wake-up.
+      f._cb0 = null;
+      first._wakeSoon(f);
+      return;
+    }
+  }
+  f._queued = true;
+  f._loop._pushReady(f);
+}
+
+function retrieved(f: Future<any>): void {
+  const ref = f._reportable;
+  if (ref !== null) {
+    f._reportable = null;
+    f._loop._unretrieved.delete(ref);
+    unretrieved.unregister(f);
   }
 }
 
