@@ -100,7 +100,7 @@ for (const c of ['greenlet_pingpong_queue', 'greenlet_sleep0', 'greenlet_spawn_j
 const missing = [...results, ...greenlet].filter((r) => !r.rows).map((r) => `- ${r.label}: missing (${r.missing})`);
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${os.type()} ${os.release()}, node ${process.version}`;
 const table = [
-  `Command: \`npm run bench\` (N=${n}${gn !== n ? `, GN=${gn}` : ''}; \`${gn !== n ? `GN=${gn} ` : ''}node bench/run.mjs --write\` after \`npm run build\`), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
+  `Command: \`${process.env.N ? `N=${n} ` : ''}${process.env.GN ? `GN=${gn} ` : ''}node bench/run.mjs --write\` after \`npm run build\` (N=${n}, GN=${gn}), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
   'Figures are operations per second (higher is better); ratios are Tulip ÷ peer in the same run',
   '(for pingpong_future_async, Tulip async-function tasks ÷ the peer\'s pingpong_future).',
   '',

@@ -49,8 +49,9 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal async-function tasks that can be interrupted (greenlets): rejects the current await */
   declare _tInterruptAwait: ((error: unknown) => void) | null;
   /** @internal */ declare _tStarted: boolean;
-  /** @internal the future whose completion queued this task (see _wakeSoon) */
-  declare _tWaking: Future<unknown> | null;
+  /** @internal the future it waits on completed and queued this task (see _wakeSoon). A flag,
+   *  not the future: storing a young future into an old task costs a write barrier per wake. */
+  declare _tWaking: boolean;
   /** @internal set by the greenlet bridge: this task's awaits can be interrupted. */
   declare _interruptible: boolean;
   /** @internal called on each cancel() request (AbortSignal interop); made on demand. */
@@ -79,7 +80,7 @@ export class Task<T> extends Future<T> implements Waiter {
     this._tThrowNext = undefined;
     this._tInterruptAwait = null;
     this._tStarted = false;
-    this._tWaking = null;
+    this._tWaking = false;
     this._tPrev = null;
     this._tNext = null;
     this._interruptible = false;
@@ -200,11 +201,11 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal ready-queue entry: a wake-up (see _wakeSoon), a step while pending, done
    *  callbacks once done. */
   override _run(): void {
-    const waking = this._tWaking;
-    if (waking !== null) {
-      this._tWaking = null;
+    if (this._tWaking) {
+      this._tWaking = false;
       // Stale when an interrupt stopped the wait meanwhile (it queued a step of its own).
-      if (this._tWaitingOn === waking) this._wake(waking);
+      const waking = this._tWaitingOn;
+      if (waking !== null && waking.done()) this._wake(waking);
       return;
     }
     if (this.done()) super._run();
@@ -212,8 +213,8 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 
   /** @internal the future this task alone waits on is done: queue the wake-up. */
-  _wakeSoon(fut: Future<unknown>): void {
-    this._tWaking = fut;
+  _wakeSoon(_fut: Future<unknown>): void {
+    this._tWaking = true;
     this._loop._pushReady(this);
   }
 
