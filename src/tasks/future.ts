@@ -2,7 +2,7 @@
 //
 // State is one-way: PENDING -> FINISHED | CANCELLED (small ints keep the field monomorphic).
 // Done callbacks never run inline: completing a future puts the future itself in its loop's
-// ready queue (no Handle, no closure), and the loop calls #runCallbacks in that batch slot, so
+// ready queue (no Handle, no closure), and the loop calls its _run in that batch slot, so
 // callbacks run in the order futures completed, exactly where asyncio's call_soon would run
 // them. A Task waiting on the future is one of those callbacks (an object with `_wake`), so
 // waking a task allocates nothing.
@@ -227,7 +227,6 @@ export class Future<T> implements PromiseLike<T> {
   _promise(): Promise<T> {
     return getPromise(this);
   }
-
 
   // --- internals shared with Task and the loop --------------------------------------------
 
