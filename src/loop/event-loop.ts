@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { Handle, TimerHandle, type Runnable } from './handle.js';
 import { TimerHeap } from './timer-heap.js';
 import { realClock, type Clock, type Interleaver } from './clock.js';
-import { asyncEverUsed, asyncTaskContext, current } from './running.js';
+import { asyncEverUsed, current, outsideTask } from './running.js';
 import { Future } from '../tasks/future.js';
 import { Task, type TaskBody } from '../tasks/task.js';
 import { RuntimeError } from '../tasks/errors.js';
@@ -372,7 +372,7 @@ export class EventLoop {
   #wakeUp(): void {
     if (!this.#running || this.#state !== IDLE) return;
     this.#state = SCHEDULED;
-    if (asyncUsed()) asyncTaskContext.exit(microtask, this.#drive);
+    if (asyncUsed()) outsideTask(microtask, this.#drive);
     else microtask(this.#drive);
   }
 
@@ -485,7 +485,7 @@ export class EventLoop {
     this._asyncWoken = false;
     this.#state = DRAINING;
     // The microtask queues a tick; Node runs ticks only once the microtask queue is empty.
-    if (asyncUsed()) asyncTaskContext.exit(microtask, this.#tickDrive);
+    if (asyncUsed()) outsideTask(microtask, this.#tickDrive);
     else microtask(this.#tickDrive);
   }
 
@@ -565,7 +565,7 @@ export class EventLoop {
     const ms = Math.min(MAX_ARM_MS, Math.max(0, Math.ceil((when - this.#clock.now()) * 1000)));
     this.#nodeTimerWhen = when;
     this.#nodeTimer = asyncUsed()
-      ? asyncTaskContext.exit(() => setTimeout(this.#onNodeTimer, ms))
+      ? outsideTask((m: number) => setTimeout(this.#onNodeTimer, m), ms)
       : setTimeout(this.#onNodeTimer, ms);
   }
 

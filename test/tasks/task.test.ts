@@ -185,6 +185,18 @@ test('currentTask() is the running task in generator steps and after awaits in a
   t.is(currentTask(), null);
 });
 
+test('a loop callback that an async task scheduled does not run as that task', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    let seen: unknown = 'not run';
+    yield* createTask(async () => {
+      await new Promise((resolve) => setImmediate(resolve)); // the loop idles; this wakes it
+      loop.callSoon(() => { seen = currentTask(); });
+    }, { name: 'waker' });
+    yield* sleep(0);
+    t.is(seen, null, 'the drive the task started must not carry its context');
+  });
+});
+
 test('an async task is cancelled at its await on a Tulip future', async (t) => {
   const order: string[] = [];
   await runVirtual(t, function* ({ loop }) {
