@@ -58,6 +58,7 @@ parentPort.postMessage({ ready: true });
 const post = (method, params) => new Promise((resolve, reject) =>
   session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
 async function capture(blockedMs) {
+  Atomics.add(beat, 2, 1);
   const scripts = new Map();
   const onScript = (m) => scripts.set(m.params.scriptId, m.params.url);
   session.on('Debugger.scriptParsed', onScript);
@@ -121,7 +122,7 @@ export class Watchdog {
     const threshold = options.threshold ?? 0.5;
     if (!(threshold > 0)) throw new RangeError(`threshold must be seconds > 0, got ${threshold}`);
     this.threshold = threshold;
-    const shared = new SharedArrayBuffer(8);
+    const shared = new SharedArrayBuffer(12); // [heartbeat, captures done, captures started]
     this.#beat = new Int32Array(shared);
     (globalThis as Record<symbol, unknown>)[Symbol.for(CULPRIT)] ??= culprit;
     this.#worker = new (workerThreadsModule().Worker)(WORKER_SOURCE, {
@@ -152,6 +153,13 @@ export class Watchdog {
   /** Stacks captured so far (readable even from inside the stall). */
   get captures(): number {
     return Atomics.load(this.#beat, 1);
+  }
+
+  /** @internal Captures begun so far. They run one at a time, so once `captures` reaches
+   *  `_capturesStarted + k` as read at some moment, k captures begun after it are done (tests
+   *  that stall on purpose wait for that, not for one already under way). */
+  get _capturesStarted(): number {
+    return Atomics.load(this.#beat, 2);
   }
 
   /** Stops watching; the worker thread exits. */

@@ -4,10 +4,13 @@ import test from 'ava';
 import { performance } from 'node:perf_hooks';
 import { EventLoop, startWatchdog, type Coroutine, type StallReport } from '../../src/index.js';
 
-function spinUntilCaptured(wd: { captures: number }, target: number): void {
-  // A broken watchdog fails the test instead of hanging it. Generous: one full `npm test` run on
-  // this 2-core VM left the test pending, consistent with a capture (the inspector pausing this
-  // thread) slower than the former 8 s under the load of every other test file.
+/** Blocks until `k` captures begun after this call are done. Not `captures + k`: a capture of
+ *  an earlier stall (module loading under load can pass the 50 ms threshold) still under way
+ *  when the spin starts would end it before its own stall was seen, and the report the test
+ *  then waits for would never come (two full `npm test` runs on this VM hung that way). */
+function spinUntilCaptured(wd: { captures: number; _capturesStarted: number }, k: number): void {
+  const target = wd._capturesStarted + k;
+  // A broken watchdog fails the test instead of hanging it.
   const limit = performance.now() + 30_000;
   while (wd.captures < target && performance.now() < limit) { /* the stall under test */ }
 }
@@ -34,9 +37,9 @@ test('startWatchdog names the task or callback holding the main thread and its s
   await loop.runUntilComplete(function* (): Coroutine<void> {
     // Each spin waits for captures made while it runs (counting from its own start), so a
     // sample that lands between two of them cannot end the next one early.
-    yield* loop.createTask(function* () { spinUntilCaptured(wd, wd.captures + 1); }(), { name: 'cruncher' });
+    yield* loop.createTask(function* () { spinUntilCaptured(wd, 1); }(), { name: 'cruncher' });
     const done = loop.createFuture<void>();
-    loop.callSoon(function plainCallback() { spinUntilCaptured(wd, wd.captures + 2); done.setResult(); });
+    loop.callSoon(function plainCallback() { spinUntilCaptured(wd, 2); done.setResult(); });
     yield* done;
   });
   loop.close();
@@ -52,7 +55,7 @@ test('startWatchdog names the task or callback holding the main thread and its s
   await reportWhere((r) => inCallback(r) && r !== resampled); // the other sample of that stall
   t.true(resampled.duration >= resampled.blockedFor);
   // Those reports arrived, so the watchdog saw the thread turn: a new stall is a new report.
-  (function laterStall() { spinUntilCaptured(wd, wd.captures + 1); })();
+  (function laterStall() { spinUntilCaptured(wd, 1); })();
   const later = await reportWhere((r) => r.stack.some((f) => f.startsWith('laterStall (')));
   t.is(later.culprit, null);
   t.true(later.blockedFor >= 0.05);
