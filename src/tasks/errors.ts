@@ -6,6 +6,12 @@
 // `reason` so a later diagnostics layer can say *why* a task was cancelled; the message given
 // to `cancel(msg)` is the error's message, as in asyncio.
 
+/** @internal On the prototype of errors that are control flow, not failures (CancelledError,
+ *  the greenlet bridge's GreenletExit): a Future failed with one is never reported as
+ *  unretrieved. Registering each for that report cost a WeakRef and a FinalizationRegistry
+ *  entry per killed greenlet. */
+export const kControlFlow: unique symbol = Symbol('tulip.controlFlow');
+
 /** asyncio: `CancelledError`. The operation was cancelled; never swallow it in a catch-all.
  *  Made without a stack trace: it is raised at a wait far from where it was made, so the trace
  *  says little, and capturing one cost 3% of a proxied request. */
@@ -21,12 +27,7 @@ export class CancelledError extends Error {
   }
 }
 CancelledError.prototype.name = 'CancelledError';
-
-/** @internal On the prototype of errors that are control flow, not failures (the greenlet
- *  bridge's GreenletExit): a Future failed with one is never reported as unretrieved, as a
- *  cancelled one is not. Registering each for that report cost a WeakRef and a
- *  FinalizationRegistry entry per killed greenlet. */
-export const kControlFlow: unique symbol = Symbol('tulip.controlFlow');
+(CancelledError.prototype as unknown as Record<symbol, boolean>)[kControlFlow] = true;
 
 /** Why a task was cancelled. Project only: asyncio has only a message. */
 export type CancelReason =

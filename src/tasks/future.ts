@@ -244,7 +244,7 @@ export class Future<T> implements PromiseLike<T> {
     if (error === undefined) throw new TypeError('setException() needs an exception, got undefined');
     this._error = error;
     this._state = FINISHED;
-    if (!(error instanceof CancelledError) && !(typeof error === 'object' && error !== null && kControlFlow in error)) {
+    if (!(typeof error === 'object' && error !== null && kControlFlow in error)) { // a CancelledError is, too
       // V8 keeps the receivers of captured stack frames (this task among them) until `stack` is
       // formatted; the registry holds the error, so format it now or the future is never freed.
       if (error instanceof Error) void error.stack;
