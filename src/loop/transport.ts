@@ -226,8 +226,11 @@ export class Transport {
     this.#closing = true;
     this.#markClosing();
     const socket = this.#socket;
-    // Node's destroySoon(), without the bound once() wrapper it makes per socket.
-    if (socket.writableFinished) socket.destroy();
+    // Node's destroySoon(), without the bound once() wrapper it makes per socket. When the peer
+    // has sent its EOF and nothing waits to be written, close at once as asyncio does (no
+    // shutdown(): the kernel sends what it holds, then FIN; nothing unread can provoke a RST).
+    // TLS goes the long way so its close_notify is written.
+    if (socket.writableFinished || (socket.readableEnded && socket.writableLength === 0 && !('encrypted' in socket))) socket.destroy();
     else {
       if (socket.writable) socket.end();
       socket.on('finish', destroyOnFinish);

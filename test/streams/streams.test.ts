@@ -187,6 +187,42 @@ test('TCP round trip: server coroutine per client, readLine, writeEof half-close
   t.deepEqual(got, ['ONE\n', 'TWO\n', 'bye\n']);
 });
 
+test('close() after the peer EOF: at once when nothing is buffered, after the flush otherwise', async (t) => {
+  // asyncio closes the socket without shutdown() when its buffer is empty; a buffered tail
+  // (4 MiB to a reader that is not reading yet) must still arrive whole before the close.
+  const big = Buffer.alloc(4 * 1024 * 1024, 7);
+  const got = await runReal(t, function* (): Coroutine<number[]> {
+    const destroyedAtClose: boolean[] = [];
+    const server = yield* startServer(function* (r, w): Coroutine<void> {
+      const what = (yield* r.readLine()).toString();
+      t.is((yield* r.read()).length, 0); // the client's EOF
+      w.write(what === 'small\n' ? 'ok\n' : big);
+      w.close();
+      destroyedAtClose.push((w.getExtraInfo('socket') as { destroyed: boolean }).destroyed);
+    }, '127.0.0.1', 0);
+    const { port } = server.sockets[0]!;
+    const sizes: number[] = [];
+    for (const what of ['small\n', 'big\n']) {
+      const [r, w] = yield* openConnection('127.0.0.1', port);
+      w.write(what);
+      w.writeEof();
+      let n = 0;
+      for (;;) {
+        const chunk = yield* r.read(1 << 20);
+        if (chunk.length === 0) break;
+        n += chunk.length;
+      }
+      sizes.push(n);
+      w.close();
+    }
+    server.close();
+    yield* server.waitClosed();
+    t.deepEqual(destroyedAtClose, [true, false]);
+    return sizes;
+  });
+  t.deepEqual(got, [3, big.length]);
+});
+
 test('a failing clientConnected is reported and closes only its connection', async (t) => {
   const loop = new EventLoop();
   const reports: string[] = [];
