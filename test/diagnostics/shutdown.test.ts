@@ -127,15 +127,17 @@ test('signalFor(task) aborts on cancel(); cancelOn(signal) cancels; no listener 
 test('server.stop({ grace }): stops accepting, lets a connection finish, aborts the rest after grace', async (t) => {
   const loop = new EventLoop();
   const out = await loop.runUntilComplete(function* (): Coroutine<string[]> {
+    const slowRead = loop.createFuture<void>();
     const server = yield* startServer(function* (r, w): Coroutine<void> {
       const line = (yield* r.readLine()).toString();
       if (line === 'quick\n') { w.write('done\n'); w.close(); }
+      else slowRead.setResult();
     }, '127.0.0.1', 0);
     const port = server.sockets[0]!.port;
     const [r1, w1] = yield* openConnection('127.0.0.1', port);
     const [r2, w2] = yield* openConnection('127.0.0.1', port);
     w2.write('slow\n');
-    yield* sleep(0.05);
+    yield* slowRead; // the server has read it and goes on holding that connection
     const stopping = server.stop({ grace: 0.3 });
     w1.write('quick\n');
     const quick = (yield* r1.read()).toString();

@@ -97,8 +97,9 @@ test('a lock cycle is reported as a wait-for cycle (child process)', (t) => {
     const a = new Lock(), b = new Lock();
     try {
       await run(function* () {
-        const x = createTask(function* () { yield* a.acquire(); yield* sleep(0.01); yield* b.acquire(); }(), { name: 'A' });
-        const y = createTask(function* () { yield* b.acquire(); yield* sleep(0.01); yield* a.acquire(); }(), { name: 'B' });
+        // A takes a, B takes b, each gives up one turn, then each wants the other's lock.
+        const x = createTask(function* () { yield* a.acquire(); yield; yield* b.acquire(); }(), { name: 'A' });
+        const y = createTask(function* () { yield* b.acquire(); yield; yield* a.acquire(); }(), { name: 'B' });
         yield* gather(x, y);
       });
     } catch (e) { console.log(e instanceof DeadlockError ? e.cycle.join(' -> ') : String(e)); }`);
@@ -118,15 +119,18 @@ test('no deadlock is declared while a timer, a socket or a foreign timer can sti
 
 test('run(main, { dumpOnSignal }) prints the task tree on that signal (child process)', (t) => {
   const r = child(`
-    import { run, sleep, createTask } from './src/index.ts';
+    import { run, sleep, createTask, fromPromise } from './src/index.ts';
     await run(function* () {
-      createTask(function* () { yield* sleep(0.2); }(), { name: 'napper' });
-      yield* sleep(0.01);
+      const napper = createTask(function* () { yield* sleep(60); }(), { name: 'napper' });
+      yield; // napper waits now
+      // A second listener, added after run's: it hears the signal once the dump is printed.
+      const delivered = new Promise((resolve) => process.once('SIGUSR2', resolve));
       process.kill(process.pid, 'SIGUSR2');
-      yield* sleep(0.05);
+      yield* fromPromise(delivered);
+      napper.cancel();
     }, { dumpOnSignal: 'SIGUSR2' });`);
   t.is(r.status, 0, r.stderr);
-  t.regex(r.stderr, /main \[waiting\] waits on sleep until/);
+  t.regex(r.stderr, /main \[waiting\] waits on <Future pending>/);
   t.regex(r.stderr, /└─ napper \[waiting\] waits on sleep until/);
 });
 

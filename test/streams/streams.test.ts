@@ -286,16 +286,16 @@ test('a fast sender cannot grow the reader past about 2 x limit: the socket is p
 
 test('drain() waits while the peer does not read and raises after the peer resets', async (t) => {
   await runReal(t, function* (): Coroutine<void> {
-    let serverWriter: StreamWriter | null = null;
-    const server = yield* startServer((_r, w) => { serverWriter = w; }, '127.0.0.1', 0);
+    const accepted = getRunningLoop().createFuture<StreamWriter>();
+    const server = yield* startServer((_r, w) => { accepted.setResult(w); }, '127.0.0.1', 0);
     const [, w] = yield* openConnection('127.0.0.1', server.sockets[0]!.port);
-    const big = Buffer.alloc(8 * 1024 * 1024);
+    const big = Buffer.alloc(32 * 1024 * 1024); // more than loopback socket buffers hold
     w.write(big);
     const d = w.drain();
-    yield* sleep(0.05);
+    const serverWriter = yield* accepted; // the peer exists and reads nothing
+    t.true(w.transport.getWriteBufferSize() > 0);
     t.false(d.done(), 'drain waits while the peer reads nothing');
-    while (serverWriter === null) yield* sleep(0.01);
-    serverWriter!.transport.abort();
+    serverWriter.transport.abort();
     const e = yield* settle(d);
     t.true(e === undefined || e instanceof Error);
     const after = yield* settle(w.drain());
@@ -372,11 +372,18 @@ test('Protocol/Transport: echo protocol, pauseReading, write buffer limits, clos
   }
   class Client extends Protocol {
     chunks: Buffer[] = [];
+    received = 0;
     done = loop.createFuture<void>();
-    override dataReceived(data: Buffer) { this.chunks.push(data); }
+    resumed = loop.createFuture<void>();
+    allBack = loop.createFuture<void>();
+    override dataReceived(data: Buffer) {
+      this.chunks.push(data);
+      this.received += data.length;
+      if (this.received >= 32 << 20 && !this.allBack.done()) this.allBack.setResult();
+    }
     override connectionLost(e: Error | null) { events.push(`client lost ${e}`); this.done.setResult(); }
     override pauseWriting() { events.push('pause'); }
-    override resumeWriting() { events.push('resume'); }
+    override resumeWriting() { events.push('resume'); if (!this.resumed.done()) this.resumed.setResult(); }
   }
   await loop.runUntilComplete(() => waitFor(loop.createTask(function* (): Coroutine<void> {
     const server = yield* loop.createServer(() => new Echo(), '127.0.0.1', 0);
@@ -390,10 +397,13 @@ test('Protocol/Transport: echo protocol, pauseReading, write buffer limits, clos
     tr.write(Buffer.alloc(32 << 20)); // more than loopback socket buffers hold
     tr.write('');
     t.true(tr.getWriteBufferSize() > 0);
-    yield* sleep(0.05);
+    t.deepEqual(events, ['pause']);
+    yield* proto.resumed; // the server has taken what was written and echoed it back...
+    t.is(proto.received, 0, '...and none of it was delivered while reading was paused');
     tr.resumeReading();
     t.true(tr.isReading());
-    while (proto.chunks.reduce((n, c) => n + c.length, 0) < 32 << 20) yield* sleep(0.01);
+    yield* proto.allBack;
+    t.is(proto.received, 32 << 20);
     t.is(tr.getProtocol(), proto);
     tr.setProtocol(proto);
     t.regex(String(tr), /open/);
@@ -420,7 +430,7 @@ test('serveForever is cancellable; startServing: false binds later', async (t) =
     t.true(server.isServing());
     yield* server.startServing(); // already serving: done at once
     const forever = createTask(function* () { yield* server.serveForever(); }());
-    yield* sleep(0.01);
+    yield; // forever is waiting now
     t.is(server.serveForever(), server.serveForever());
     forever.cancel();
     yield* settle(forever);
