@@ -3,20 +3,22 @@
 // StreamServer spawns one greenlet per client with a GreenSocket; the head read and the
 // upstream's first byte are bounded by gevent Timeouts raised inside the greenlet; the upstream
 // is a GreenSocket from createConnection(); the two relay directions are greenlets joined with
-// joinall. Parsing, the wire format (sendHead) and the counters are shared with proxy.ts, so
+// joinall (a request's body relay is spawned when the client sends a byte after its head). Parsing, the wire format (sendHead) and the counters are shared with proxy.ts, so
 // `--model both` serves both styles with one connection limit and one set of counters.
 
 import type { AddressInfo } from 'node:net';
-import { CancelledError, currentTask, type Coroutine } from 'tulip';
+import { CancelledError, currentTask, type Coroutine, type Future } from 'tulip';
 import { StreamServer, Timeout, createConnection, joinall, spawn, type GreenSocket } from 'tulip/greenlet';
 import { HttpError, errorResponse, parseAuthority, parseHead, readHead, rewrite, type Authority } from './http-head.js';
 import { sendHead, type ProxyOptions, type ProxyStats } from './proxy.js';
-import { CHUNK } from './relay.js';
+import { CHUNK, onFirstData } from './relay.js';
 
-/** Copies one socket into the other until EOF, then half-closes the destination. */
-function* relay(from: GreenSocket, to: GreenSocket): Coroutine<void> {
+/** Copies one socket into the other until EOF, then half-closes the destination. `first`, when
+ *  given, is a recv() already made on `from` (see onFirstData). */
+function* relay(from: GreenSocket, to: GreenSocket, first: Future<Buffer> | null = null): Coroutine<void> {
   for (;;) {
-    const data = yield* from.recv(CHUNK);
+    const data = yield* (first ?? from.recv(CHUNK));
+    first = null;
     if (data.length === 0) {
       to.shutdown();
       return;
@@ -75,7 +77,10 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
         opts.log(`WARPING <${head.method} ${head.target}>`);
         const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout));
         yield* sendHead(up.writer, head, rw, opts.delayScale, opts.random ?? Math.random);
-        const body = spawn(relay, client, up);
+        const body = onFirstData(client.recv(CHUNK), (first) => {
+          const g = spawn(relay, client, up, first);
+          return { *stop() { yield* g.kill(); } };
+        });
         try {
           const firstByte = Timeout.startNew(opts.idleTimeout);
           let first: Buffer;
@@ -93,7 +98,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
             yield* relay(up, client);
           }
         } finally {
-          yield* body.kill();
+          yield* body.stop();
         }
       }
       stats.served++;

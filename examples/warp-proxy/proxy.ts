@@ -6,7 +6,8 @@
 // pieces, each after its own pause; the kept headers and the blank line. With the pauses off
 // (scale 0) the whole head goes in one write, as uvloop and the corked raw-Node peer do. Then
 // the body streams client -> upstream and the answer upstream -> client, both with drain();
-// the first answer byte must come within the idle timeout (504 otherwise). CONNECT opens a
+// the first answer byte must come within the idle timeout (504 otherwise); the body's relay
+// starts when the client sends a byte after its head (relay.ts). CONNECT opens a
 // tunnel relaying both ways with half-close. Whatever happens, both sockets are closed.
 
 import {
@@ -17,7 +18,7 @@ import {
   DECOY_LINE, HttpError, MAX_HEAD_BYTES, decoyHeaders, errorResponse, hostPieces, parseAuthority, parseHead, readHead, rewrite,
   type Authority, type RequestHead, type Rewritten,
 } from './http-head.js';
-import { CHUNK, pipe } from './relay.js';
+import { CHUNK, onFirstData, pipe, type Relay } from './relay.js';
 
 export interface ProxyOptions {
   /** Multiplies every pause; 0 removes them (one write for the head). */
@@ -79,7 +80,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
       const [ur, uw] = yield* connect(rw.upstream);
       upstream = uw;
       yield* sendHead(uw, head, rw, opts.delayScale, opts.random ?? Math.random);
-      const body = createTask(pipe(reader, uw));
+      const body = onFirstData(reader.read(CHUNK), (first) => relayTask(pipe(reader, uw, first)));
       try {
         let first: Buffer;
         try {
@@ -95,8 +96,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
           yield* pipe(ur, writer);
         }
       } finally {
-        if (!body.done()) body.cancel();
-        yield* settle(body);
+        yield* body.stop();
       }
     }
     stats.served++;
@@ -110,6 +110,17 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
     upstream?.close();
     writer.close();
   }
+}
+
+/** A relay run as a task; stop() cancels it and raises what it failed with, if not a cancel. */
+function relayTask(coro: Coroutine<number>): Relay {
+  const task = createTask(coro);
+  return {
+    *stop(): Coroutine<void> {
+      if (!task.done()) task.cancel();
+      yield* settle(task);
+    },
+  };
 }
 
 function* settle(task: Task<unknown>): Coroutine<void> {

@@ -118,6 +118,45 @@ function* answerOk(r: StreamReader, w: StreamWriter): Coroutine<void> {
   w.close();
 }
 
+test('a body sent with the head, after it, and ended by EOF reaches the upstream whole (both models)', async (t) => {
+  // The body's relay starts on the client's first byte after its head (relay.ts): bytes that
+  // came with the head, bytes that come later, and an EOF with no body at all must all arrive.
+  await withProxy(t, {}, function* ({ port, stats, logs }) {
+    const gserver = greenletServer('127.0.0.1', 0, options(logs), stats);
+    yield* gserver.start();
+    const bodies: string[] = [];
+    const headSeen = new Event();
+    const up = yield* origin(function* (r, w) {
+      const head = (yield* r.readUntil('\r\n\r\n')).toString('latin1');
+      headSeen.set();
+      const length = Number(/Content-Length: (\d+)/.exec(head)?.[1] ?? 0);
+      const body = length > 0 ? (yield* r.readExactly(length)).toString('latin1') : '';
+      const rest = (yield* r.read()).length; // then the proxy's half-close: EOF, nothing more
+      bodies.push(`${body}|${rest}`);
+      w.write(`HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n${body.length}`);
+      w.close();
+    });
+    const upPort = up.sockets[0]!.port;
+    const post = (n: number) => `POST http://127.0.0.1:${upPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\nContent-Length: ${n}\r\n\r\n`;
+    const replies: string[] = [];
+    for (const p of [port, gserver.address!.port]) {
+      const [r, w] = yield* openConnection('127.0.0.1', p);
+      headSeen.clear();
+      w.write(post(10) + 'abcd');
+      yield* headSeen.wait(); // the proxy is waiting for the answer: the rest comes later
+      w.write('efghij');
+      w.writeEof();
+      replies.push((yield* r.read()).toString('latin1'));
+      w.close();
+      replies.push(yield* exchange(p, post(0), true));
+    }
+    t.deepEqual(bodies, ['abcdefghij|0', '|0', 'abcdefghij|0', '|0']);
+    t.deepEqual(replies.map((r) => r.split('\r\n\r\n')[1]), ['10', '0', '10', '0']);
+    gserver.close();
+    up.close();
+  });
+});
+
 test('a real request is rewritten and relayed; the log line is written; nothing is left behind', async (t) => {
   await withProxy(t, {}, function* ({ port, stats, logs, proxy }) {
     let seen = '';
