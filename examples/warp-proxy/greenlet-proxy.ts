@@ -8,10 +8,10 @@
 
 import type { AddressInfo } from 'node:net';
 import { CancelledError, currentTask, type Coroutine, type Future } from 'tulip';
-import { StreamServer, Timeout, createConnection, joinall, spawn, type GreenSocket } from 'tulip/greenlet';
+import { StreamServer, Timeout, createConnection, joinall, spawn, type GreenSocket, type Greenlet } from 'tulip/greenlet';
 import { HttpError, errorResponse, parseAuthority, parseHead, readHead, rewrite, type Authority } from './http-head.js';
 import { sendHead, type ProxyOptions, type ProxyStats } from './proxy.js';
-import { CHUNK, onFirstData } from './relay.js';
+import { CHUNK, onFirstData, type Relay } from './relay.js';
 
 /** Copies one socket into the other until EOF, then half-closes the destination. `first`, when
  *  given, is a recv() already made on `from` (see onFirstData). */
@@ -24,6 +24,15 @@ function* relay(from: GreenSocket, to: GreenSocket, first: Future<Buffer> | null
       return;
     }
     yield* to.sendall(data);
+  }
+}
+
+/** A relay greenlet; stop() kills it (as gevent's `kill()`, its failure stays inside it). */
+class GreenletRelay implements Relay {
+  constructor(readonly greenlet: Greenlet<void>) {}
+
+  *stop(): Coroutine<void> {
+    yield* this.greenlet.kill();
   }
 }
 
@@ -77,10 +86,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
         opts.log(`WARPING <${head.method} ${head.target}>`);
         const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout));
         yield* sendHead(up.writer, head, rw, opts.delayScale, opts.random ?? Math.random);
-        const body = onFirstData(client.recv(CHUNK), (first) => {
-          const g = spawn(relay, client, up, first);
-          return { *stop() { yield* g.kill(); } };
-        });
+        const body = onFirstData(client.recv(CHUNK), (first) => new GreenletRelay(spawn(relay, client, up, first)));
         try {
           const firstByte = Timeout.startNew(opts.idleTimeout);
           let first: Buffer;

@@ -113,14 +113,17 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
 }
 
 /** A relay run as a task; stop() cancels it and raises what it failed with, if not a cancel. */
+class TaskRelay implements Relay {
+  constructor(readonly task: Task<number>) {}
+
+  *stop(): Coroutine<void> {
+    if (!this.task.done()) this.task.cancel();
+    yield* settle(this.task);
+  }
+}
+
 function relayTask(coro: Coroutine<number>): Relay {
-  const task = createTask(coro);
-  return {
-    *stop(): Coroutine<void> {
-      if (!task.done()) task.cancel();
-      yield* settle(task);
-    },
-  };
+  return new TaskRelay(createTask(coro));
 }
 
 function* settle(task: Task<unknown>): Coroutine<void> {

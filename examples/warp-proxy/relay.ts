@@ -40,16 +40,30 @@ export interface Relay {
  *  the relay costs one pending read. stop() before that cancels the read, and bytes it may
  *  have taken in the same turn are dropped, as a cancelled relay's would be. */
 export function onFirstData(first: Future<Buffer>, start: (first: Future<Buffer>) => Relay): Relay {
-  let running: Relay | null = null;
-  const begin = (): void => {
-    running = start(first);
+  return new OnFirstData(first, start);
+}
+
+// A class, not an object literal with a `*stop()` method: a generator function made per call
+// gets its own prototype and so its own hidden class for the generators it makes, and that
+// cost 3.4 us per request (a micro-benchmark: 3.3-3.6 us against 0.1-0.2 us for the same work).
+class OnFirstData implements Relay {
+  readonly #first: Future<Buffer>;
+  readonly #start: (first: Future<Buffer>) => Relay;
+  #running: Relay | null = null;
+  readonly #begin = (): void => {
+    this.#running = this.#start(this.#first);
   };
-  first.addDoneCallback(begin);
-  return {
-    *stop(): Coroutine<void> {
-      if (running !== null) return yield* running.stop();
-      first.removeDoneCallback(begin);
-      if (!first.cancel() && !first.cancelled()) first.exception(); // retrieved: nobody is left to tell
-    },
-  };
+
+  constructor(first: Future<Buffer>, start: (first: Future<Buffer>) => Relay) {
+    this.#first = first;
+    this.#start = start;
+    first.addDoneCallback(this.#begin);
+  }
+
+  *stop(): Coroutine<void> {
+    if (this.#running !== null) return yield* this.#running.stop();
+    const first = this.#first;
+    first.removeDoneCallback(this.#begin);
+    if (!first.cancel() && !first.cancelled()) first.exception(); // retrieved: nobody is left to tell
+  }
 }

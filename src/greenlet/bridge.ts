@@ -19,7 +19,12 @@ export function greenletToFuture<T>(g: Greenlet<T>): Future<T> {
 /** Project only: a greenlet that waits for `f` and ends with its outcome. */
 export function futureToGreenlet<T>(f: Future<T> | PromiseLike<T>): Greenlet<T> {
   const fut = isThenable(f) && !('getLoop' in f) ? fromPromise(f as PromiseLike<T>, hubLoop()) : (f as Future<T>);
-  return spawn(function* (): Coroutine<T> { return yield* fut; });
+  return spawn(outcomeOf<T>, fut);
+}
+
+/** Module level: a generator function made per call costs a new hidden class per call. */
+function* outcomeOf<T>(fut: Future<T>): Coroutine<T> {
+  return yield* fut;
 }
 
 /** gevent: `gevent.signal_handler(signalnum, handler, *args)`: each delivery spawns

@@ -6,6 +6,7 @@
 // `yield*`-able from a generator.
 
 import type { TimerHandle } from '../loop/handle.js';
+import type { EventLoop } from '../loop/event-loop.js';
 import { Future } from '../tasks/future.js';
 import { sleepFutureOf, sleepOn } from '../tasks/sleep.js';
 import type { Coroutine } from '../tasks/coroutine.js';
@@ -114,9 +115,11 @@ const BridgeSleepFuture = sleepFutureOf(BridgeFuture);
 /** gevent: `gevent.idle()`: resolves once nothing else is ready to run. */
 export function idle(): Future<void> {
   const loop = hubLoop();
-  return loop.createTask(function* (): Coroutine<void> {
-    do yield; while (loop._readyCount() > 0);
-  }());
+  return loop.createTask(untilIdle(loop));
+}
+
+function* untilIdle(loop: EventLoop): Coroutine<void> {
+  do yield; while (loop._readyCount() > 0);
 }
 
 /** An async iterator whose next() is also `yield*`-able (a Future of the step; `for await`
