@@ -128,15 +128,16 @@ test('a read under waitFor cancelled as it completes gives its bytes back too', 
     const task = createTask(function* () { return yield* waitFor(r.readExactly(3), 5); }());
     yield;
     r.feedData(Buffer.from('abcdef'));
-    yield; // the read is done and waitFor has its result; the task has not resumed yet
+    t.regex(String(r), /^<StreamReader 3 bytes/, 'the read took its three bytes');
+    // waitFor settles with the read, at once; the task has not resumed yet.
     task.cancel();
     t.true((yield* settle(task)) instanceof CancelledError);
     t.is((yield* r.read(10)).toString(), 'abcdef');
-    // Cancelled in the same turn the read completes, before waitFor has seen it.
+    // Cancelled first, the data arriving in the same turn: the read was withdrawn, the bytes stay.
     const again = createTask(function* () { return yield* waitFor(r.readExactly(2), 5); }());
     yield;
-    r.feedData(Buffer.from('gh'));
     again.cancel();
+    r.feedData(Buffer.from('gh'));
     t.true((yield* settle(again)) instanceof CancelledError);
     t.is((yield* r.read(10)).toString(), 'gh');
   });

@@ -85,6 +85,23 @@ test('waitFor returns the result in time, else cancels the inner task and raises
   t.deepEqual(order, ['inner unwound at 3']);
 });
 
+test('waitFor wakes its task in the turn after the inner future completes, as a direct wait does', async (t) => {
+  // asyncio's wait_for (an in-task timeout since 3.12) adds no turn of its own: a task waiting
+  // through waitFor and one waiting directly, woken in that order, resume in that order.
+  const order = await runVirtual(t, function* ({ loop }) {
+    const f = loop.createFuture<string>();
+    const g = loop.createFuture<string>();
+    const log: string[] = [];
+    const a = createTask(function* () { log.push(yield* waitFor(f, 10)); }());
+    const b = createTask(function* () { log.push(yield* g); }());
+    yield;
+    loop.callSoon(() => { f.setResult('through waitFor'); g.setResult('direct'); });
+    yield* gather(a, b);
+    return log;
+  });
+  t.deepEqual(order, ['through waitFor', 'direct']);
+});
+
 test('waitFor cancelled from outside raises CancelledError, not TimeoutError', async (t) => {
   await runVirtual(t, function* () {
     const inner = createTask(function* () { yield* sleep(10); }());
