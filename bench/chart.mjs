@@ -1,31 +1,38 @@
 #!/usr/bin/env node
-// Draws req/s per proxy from a proxy-bench.sh results file (RESULTS_OUT) as an SVG bar chart:
-// one group per cell (body size × connections), one bar per proxy. No dependencies.
-// Usage: node bench/chart.mjs <proxy-bench results.md> <out.svg>
+// Draws req/s per proxy from proxy-bench.sh results files (RESULTS_OUT) as an SVG bar chart:
+// one group per cell (body size × connections), one bar per proxy. With several files (runs of
+// the same build) each bar is the median of the runs: this VM's speed moves between and within
+// runs, and one run's cells draw different phases. No dependencies.
+// Usage: node bench/chart.mjs <results.md> [<results.md> ...] <out.svg>
 import fs from 'node:fs';
 
-const [input, output] = process.argv.slice(2);
-if (!input || !output) {
-  console.error('usage: node bench/chart.mjs <proxy-bench results.md> <out.svg>');
+const args = process.argv.slice(2);
+const output = args.pop();
+if (args.length === 0 || !output) {
+  console.error('usage: node bench/chart.mjs <proxy-bench results.md> [more runs ...] <out.svg>');
   process.exit(2);
 }
-const rows = fs.readFileSync(input, 'utf8').split('\n')
+const rows = args.flatMap((input) => fs.readFileSync(input, 'utf8').split('\n')
   .filter((l) => l.startsWith('{"label"'))
   .map((l) => JSON.parse(l))
-  .filter((r) => r.run && r.label !== 'nginx-direct');
+  .filter((r) => r.run && r.label !== 'nginx-direct'));
 const labels = [...new Set(rows.map((r) => r.label))];
 const cells = [...new Set(rows.map((r) => `${r.size} / ${r.conns} conns`))];
-const value = (label, cell) => {
-  const r = rows.find((x) => x.label === label && `${x.size} / ${x.conns} conns` === cell);
-  return r ? r.run.requests / (r.run.duration_us / 1e6) : 0;
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const max = Math.max(...rows.map((r) => r.run.requests / (r.run.duration_us / 1e6)));
+const value = (label, cell) => median(rows
+  .filter((x) => x.label === label && `${x.size} / ${x.conns} conns` === cell)
+  .map((r) => r.run.requests / (r.run.duration_us / 1e6)));
+const max = Math.max(...labels.flatMap((l) => cells.map((c) => value(l, c))));
+const runs = args.length === 1 ? 'one run' : `median of ${args.length} runs`;
 const colors = ['#9aa0a6', '#c5cae9', '#5c6bc0', '#ffb74d', '#a1887f', '#90a4ae', '#e53935', '#ef9a9a', '#43a047'];
 const W = 900, H = 420, left = 60, top = 40, bottom = 70, chartH = H - top - bottom;
 const groupW = (W - left - 20) / cells.length, barW = Math.min(22, (groupW - 20) / labels.length);
 const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">\n`;
-svg += `<rect width="${W}" height="${H}" fill="white"/>\n<text x="${left}" y="22" font-size="14" font-weight="bold">WARP proxy: requests per second (higher is better), one run of proxy-bench.sh</text>\n`;
+svg += `<rect width="${W}" height="${H}" fill="white"/>\n<text x="${left}" y="22" font-size="14" font-weight="bold">WARP proxy: requests per second (higher is better), ${runs} of proxy-bench.sh</text>\n`;
 for (let i = 0; i <= 4; i++) {
   const v = (max * i) / 4, y = top + chartH - (chartH * i) / 4;
   svg += `<line x1="${left}" x2="${W - 10}" y1="${y}" y2="${y}" stroke="#eee"/><text x="${left - 6}" y="${y + 4}" text-anchor="end">${Math.round(v)}</text>\n`;
