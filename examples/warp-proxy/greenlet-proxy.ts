@@ -3,7 +3,8 @@
 // StreamServer spawns one greenlet per client with a GreenSocket; the head read and the
 // upstream's first byte are bounded by gevent Timeouts raised inside the greenlet; the upstream
 // is a GreenSocket from createConnection(); the two relay directions are greenlets joined with
-// joinall (a request's body relay is spawned when the client sends a byte after its head). Parsing, the wire format (sendHead) and the counters are shared with proxy.ts, so
+// joinall (a request's body relay is spawned when the client sends a byte after its head).
+// Parsing, the wire format (sendHead) and the counters are shared with proxy.ts, so
 // `--model both` serves both styles with one connection limit and one set of counters.
 
 import type { AddressInfo } from 'node:net';
