@@ -32,7 +32,8 @@ type DoneCallback<T> = (fut: Future<T>) => unknown;
 /** @internal A task parked on a future: woken in the callback's slot. */
 export interface Waiter {
   _wake(fut: Future<unknown>): void;
-  /** Takes the future's ready-queue slot itself (a generator task parked alone on it). */
+  /** The future completed with this as its only waiter: a generator task takes the future's
+   *  ready-queue slot itself; a waitFor settles at once (its own waiter is then queued). */
   _wakeSoon(fut: Future<unknown>): void;
 }
 
@@ -417,8 +418,8 @@ function schedule(f: Future<any>): void {
     const first = f._cb0;
     if (first === null) return;
     if (typeof first !== 'function') {
-      // The only thing waiting is a generator task: it goes into the ready queue itself, in
-      // the future's place, saving a hop through _run per wake-up.
+      // The only thing waiting is a Waiter (a generator task, a waitFor): it is woken without
+      // the future's own hop through _run (a task queues itself in the future's place).
       f._cb0 = null;
       first._wakeSoon(f);
       return;
