@@ -5,6 +5,7 @@
 // runs, and one run's cells draw different phases. No dependencies.
 // Usage: node bench/chart.mjs <results.md> [<results.md> ...] <out.svg>
 import fs from 'node:fs';
+import { median, rate, readProxyRun } from './runs.mjs';
 
 const args = process.argv.slice(2);
 const output = args.pop();
@@ -12,19 +13,12 @@ if (args.length === 0 || !output) {
   console.error('usage: node bench/chart.mjs <proxy-bench results.md> [more runs ...] <out.svg>');
   process.exit(2);
 }
-const rows = args.flatMap((input) => fs.readFileSync(input, 'utf8').split('\n')
-  .filter((l) => l.startsWith('{"label"'))
-  .map((l) => JSON.parse(l))
-  .filter((r) => r.run && r.label !== 'nginx-direct'));
+const rows = args.flatMap(readProxyRun).filter((r) => r.label !== 'nginx-direct');
 const labels = [...new Set(rows.map((r) => r.label))];
 const cells = [...new Set(rows.map((r) => `${r.size} / ${r.conns} conns`))];
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-  return s.length === 0 ? 0 : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const value = (label, cell) => median(rows
   .filter((x) => x.label === label && `${x.size} / ${x.conns} conns` === cell)
-  .map((r) => r.run.requests / (r.run.duration_us / 1e6)));
+  .map(rate));
 const max = Math.max(...labels.flatMap((l) => cells.map((c) => value(l, c))));
 const runs = args.length === 1 ? 'one run' : `median of ${args.length} runs`;
 const colors = ['#9aa0a6', '#c5cae9', '#5c6bc0', '#ffb74d', '#a1887f', '#90a4ae', '#e53935', '#ef9a9a', '#43a047'];

@@ -4,6 +4,7 @@
 // the median ratio to uvloop's server of the same kind (streams or proto). No dependencies.
 // Usage: node bench/echo-median.mjs <run.md> <run.md> ...
 import fs from 'node:fs';
+import { median } from './runs.mjs';
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -16,10 +17,6 @@ const runs = files.map((f) => new Map(fs.readFileSync(f, 'utf8').split('\n')
   .filter((l) => l.startsWith('| ') && !l.startsWith('| server'))
   .map((l) => l.split('|').map((c) => c.trim()).filter((c) => c !== ''))
   .map((c) => [c[0], [c[1], c[3], c[5]].map((x) => Number.parseFloat(x))])));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const peer = (server) => (server.endsWith('-proto') ? 'py-uvloop-proto' : 'py-uvloop-streams');
 const servers = [...new Set(runs.flatMap((r) => [...r.keys()]))];
 console.log(`| server | ${SIZES.map((s) => `${s} × native (median; per run)`).join(' | ')} | ${SIZES.map((s) => `${s} × uvloop`).join(' | ')} |`);

@@ -4,23 +4,15 @@
 // (the ratio is taken within a run, then the median of those ratios is shown with their range).
 // Peak RSS is the highest of the runs, errors their sum. No dependencies.
 // Usage: node bench/proxy-median.mjs <results.md> <results.md> ...
-import fs from 'node:fs';
+import { median, rate, readProxyRun } from './runs.mjs';
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
   console.error('usage: node bench/proxy-median.mjs <proxy-bench results.md> ...');
   process.exit(2);
 }
-const runs = files.map((f) => fs.readFileSync(f, 'utf8').split('\n')
-  .filter((l) => l.startsWith('{"label"'))
-  .map((l) => JSON.parse(l))
-  .filter((r) => r.run));
-const rate = (r) => r.run.requests / (r.run.duration_us / 1e6);
+const runs = files.map(readProxyRun);
 const errors = (r) => Object.entries(r.run).filter(([k]) => k.startsWith('err_')).reduce((n, [, v]) => n + v, 0);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const key = (r) => `${r.label}\t${r.size}\t${r.conns}`;
 const keys = [...new Set(runs.flat().map(key))];
 console.log(`| proxy | body | conns | median req/s | × node-raw (median) | × node-raw per run | errors | peak RSS MiB |`);
