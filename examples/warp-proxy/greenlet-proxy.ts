@@ -57,7 +57,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
     }
     stats.active++;
     const me = currentTask();
-    if (me !== null) stats.tasks.add(me);
+    const place = me === null ? -1 : stats.tasks.enter(me);
     let upstream: GreenSocket | null = null;
     let answered = false;
     try {
@@ -115,7 +115,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
       if (error instanceof HttpError && !answered) client.writer.write(errorResponse(error.status, error.message));
     } finally {
       stats.active--;
-      if (me !== null) stats.tasks.delete(me);
+      if (place >= 0) stats.tasks.leave(place);
       upstream?.close();
       client.close();
     }

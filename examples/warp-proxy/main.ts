@@ -144,7 +144,7 @@ function* main(): Coroutine<number> {
   }
   yield* stop.wait();
   for (const stopServer of stops) stopServer();
-  const inFlight = [...stats.tasks];
+  const inFlight = stats.tasks.list();
   if (inFlight.length > 0) {
     const [, pending] = yield* wait(inFlight, { timeout: grace });
     for (const t of pending) t.cancel(undefined, { kind: 'shutdown' });

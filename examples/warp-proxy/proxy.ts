@@ -19,6 +19,7 @@ import {
   type Authority, type RequestHead, type Rewritten,
 } from './http-head.js';
 import { CHUNK, onFirstData, pipe, type Relay } from './relay.js';
+import { ClientTasks } from './client-tasks.js';
 
 export interface ProxyOptions {
   /** Multiplies every pause; 0 removes them (one write for the head). */
@@ -41,11 +42,11 @@ export interface ProxyStats {
   served: number;
   failed: number;
   rejected: number;
-  tasks: Set<Task<unknown>>;
+  tasks: ClientTasks;
 }
 
 export function newStats(): ProxyStats {
-  return { active: 0, served: 0, failed: 0, rejected: 0, tasks: new Set() };
+  return { active: 0, served: 0, failed: 0, rejected: 0, tasks: new ClientTasks() };
 }
 
 /** Handles one client connection (the clientConnected of startServer). */
@@ -57,7 +58,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
   }
   stats.active++;
   const me = currentTask();
-  if (me !== null) stats.tasks.add(me);
+  const place = me === null ? -1 : stats.tasks.enter(me);
   let upstream: StreamWriter | null = null;
   let answered = false;
   try {
@@ -106,7 +107,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
     if (error instanceof HttpError && !answered) writer.write(errorResponse(error.status, error.message));
   } finally {
     stats.active--;
-    if (me !== null) stats.tasks.delete(me);
+    if (place >= 0) stats.tasks.leave(place);
     upstream?.close();
     writer.close();
   }

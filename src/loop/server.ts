@@ -12,6 +12,7 @@ import type tls from 'node:tls';
 import { tlsModule } from './lazy.js';
 import type { EventLoop } from './event-loop.js';
 import { Transport, type Protocol } from './transport.js';
+import { Roster } from './roster.js';
 import { Future } from '../tasks/future.js';
 import type { CancelReason } from '../tasks/errors.js';
 
@@ -39,7 +40,8 @@ export class Server {
   readonly #listen: () => void;
   #serving = false;
   #closed = false;
-  readonly #transports = new Set<Transport>();
+  /** Open connections (a Roster, not a Set: see roster.ts). */
+  readonly #transports = new Roster<Transport>();
   #closedWaiters: Future<void>[] = [];
   #forever: Future<void> | null = null;
 
@@ -52,15 +54,21 @@ export class Server {
 
   /** @internal */
   _attach(t: Transport): void {
-    this.#transports.add(t);
-    t._onLost = (lost) => {
-      this.#transports.delete(lost);
-      this.#maybeWake();
-    };
-    t._onReplace = (old, next) => {
-      this.#transports.delete(old);
-      this._attach(next);
-    };
+    t._server = this;
+    t._serverSlot = this.#transports.add(t);
+  }
+
+  /** @internal `t`'s connection is gone. */
+  _lost(t: Transport): void {
+    if (this.#transports.remove(t._serverSlot, t)) this.#maybeWake();
+    t._server = null;
+  }
+
+  /** @internal startTls replaced `old` by `next`. */
+  _replace(old: Transport, next: Transport): void {
+    this.#transports.remove(old._serverSlot, old);
+    old._server = null;
+    this._attach(next);
   }
 
   /** @internal */
@@ -145,12 +153,12 @@ export class Server {
 
   /** asyncio: `Server.close_clients` (3.13). */
   closeClients(): void {
-    for (const t of this.#transports) t.close();
+    for (const t of this.#transports.toArray()) t.close();
   }
 
   /** asyncio: `Server.abort_clients` (3.13). */
   abortClients(): void {
-    for (const t of this.#transports) t.abort();
+    for (const t of this.#transports.toArray()) t.abort();
   }
 
   /** asyncio: `Server.wait_closed`. Resolves once closed and every connection is gone. */

@@ -36,7 +36,7 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
     return out;
   }
   const { serverSide = false, serverHostname, handshakeTimeout = 60, ...tlsOptions } = options;
-  const onReplace = transport._onReplace;
+  const server = transport._server;
   const socket = transport._detach();
   let secure: tls.TLSSocket;
   if (serverSide) {
@@ -58,7 +58,7 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
     secure.off('secureConnect', onSecure);
     secure.destroy();
     // The connection is gone: whoever tracks the old transport, and the protocol, hear of it.
-    transport._onLost?.(transport);
+    server?._lost(transport);
     if (!loop.isClosed()) loop.callSoon(() => protocol.connectionLost(error));
     if (!out.done()) out._fail(error);
   };
@@ -73,7 +73,7 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
       return;
     }
     const next = new Transport(loop, secure, protocol, false);
-    onReplace?.(transport, next);
+    server?._replace(transport, next);
     out._finish(next);
   };
   // `on`, not `once`: a failing handshake can emit more than one error (an alert, then a reset),

@@ -15,6 +15,7 @@
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { EventLoop } from './event-loop.js';
+import type { Server } from './server.js';
 import { current } from './running.js';
 
 const DEFAULT_HIGH = 64 * 1024;
@@ -75,10 +76,10 @@ export class Transport {
   #drainHooked = false;
   /** Counted in loop._ioClosing (close or abort was asked, the socket is not gone yet). */
   #countedClosing = false;
-  /** @internal called once the connection is lost (servers track their transports) */
-  _onLost: ((t: Transport) => void) | null = null;
-  /** @internal called when startTls replaces this transport (servers track the new one) */
-  _onReplace: ((old: Transport, next: Transport) => void) | null = null;
+  /** @internal The server that accepted this connection (it tracks it until it is lost). */
+  _server: Server | null = null;
+  /** @internal This transport's slot in its server's roster. */
+  _serverSlot = -1;
 
   /** @internal `made: false` skips connectionMade (a transport that replaces another). */
   constructor(loop: EventLoop, socket: net.Socket, protocol: Protocol, made = true) {
@@ -165,7 +166,7 @@ export class Transport {
     this.#closing = true;
     this.#loop._ioOpen--;
     if (this.#countedClosing) this.#loop._ioClosing--;
-    this._onLost?.(this);
+    this._server?._lost(this);
     if (this.#loop.isClosed()) return;
     this.#loop.callSoon(loseOf, this);
   }

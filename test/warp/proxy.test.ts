@@ -87,7 +87,7 @@ async function withProxy<T>(t: ExecutionContext, extra: Partial<ProxyOptions>, b
 
 /** Waits for every client task the proxy has running (their completions, no polling). */
 function* clientsDone(stats: ProxyStats): Coroutine<void> {
-  while (stats.tasks.size > 0) yield* gather(...stats.tasks, { returnExceptions: true });
+  while (stats.tasks.size > 0) yield* gather(...stats.tasks.list(), { returnExceptions: true });
 }
 
 /** Stops the proxy and waits until every connection it had is gone, by themselves: nothing is
