@@ -52,6 +52,11 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   readonly #id: number;
   /** @internal a Pool's slot: the greenlet starts when this future is done. */
   _gate: Future<unknown> | null = null;
+  /** @internal The groups it is in, as (group, slot in the group's roster) pairs; made on the
+   *  first add (Group keeps no Set of its greenlets: see src/loop/roster.ts). */
+  _groups: Array<object | number> | null = null;
+  /** @internal The Pool whose slot it holds while it runs. */
+  _heldBy: object | null = null;
 
   constructor(body?: GreenletBody<T, any[]>, ...args: unknown[]) {
     this.#loop = hubLoop();

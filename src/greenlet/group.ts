@@ -8,6 +8,7 @@
 // iterators' next() is a Future, so generator code can `yield*` it.
 
 import type { Future } from '../tasks/future.js';
+import { Roster } from '../loop/roster.js';
 import { Semaphore as SyncSemaphore } from '../sync/semaphore.js';
 import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
 import { Greenlet, waitReady, type GreenletBody } from './greenlet.js';
@@ -15,7 +16,9 @@ import { wait, type FutureIterator } from './waiting.js';
 
 /** gevent: `gevent.pool.Group`. */
 export class Group {
-  protected readonly _members = new Set<Greenlet<any>>();
+  /** Members in slots, each greenlet keeping its slot (Greenlet._groups): a Set would keep dead
+   *  greenlets alive through young-generation GCs under churn (src/loop/roster.ts). */
+  protected readonly _members = new Roster<Greenlet<any>>();
 
   /** gevent: `len(group)`: greenlets started and not finished. */
   get length(): number {
@@ -24,13 +27,26 @@ export class Group {
 
   /** The greenlets (gevent: iterating a group). */
   greenlets(): Greenlet<any>[] {
-    return [...this._members];
+    return this._members.toArray();
+  }
+
+  /** gevent: `greenlet in group`. */
+  has(g: Greenlet<any>): boolean {
+    return this.#place(g) >= 0;
+  }
+
+  /** Where this group's (group, slot) pair sits in g._groups, or -1. */
+  #place(g: Greenlet<any>): number {
+    const groups = g._groups;
+    if (groups !== null) for (let i = 0; i < groups.length; i += 2) if (groups[i] === this) return i;
+    return -1;
   }
 
   /** gevent: `Group.add(greenlet)`: tracked until it dies. */
   add(g: Greenlet<any>): void {
-    if (g.dead || this._members.has(g)) return;
-    this._members.add(g);
+    if (g.dead || this.#place(g) >= 0) return;
+    const slot = this._members.add(g);
+    (g._groups ??= []).push(this, slot);
     g.link(this.#discardLink);
   }
 
@@ -38,7 +54,12 @@ export class Group {
 
   /** gevent: `Group.discard(greenlet)`. */
   discard(g: Greenlet<any>): void {
-    if (this._members.delete(g)) g.unlink(this.#discardLink);
+    const at = this.#place(g);
+    if (at >= 0) {
+      this._members.remove(g._groups![at + 1] as number, g);
+      g._groups!.splice(at, 2);
+      g.unlink(this.#discardLink);
+    }
     this._onDiscard(g);
   }
 
@@ -62,7 +83,7 @@ export class Group {
 
   /** gevent: `Group.join(timeout=None, raise_error=False)`: true once all are dead. */
   join(timeout: number | null = null, raiseError = false): Future<boolean> {
-    const members = [...this._members];
+    const members = this._members.toArray();
     const out = new BridgeFuture<boolean>(hubLoop());
     wait(members, { timeout }).addDoneCallback((f) => {
       const done = (f as Future<Greenlet<any>[]>).result();
@@ -76,7 +97,7 @@ export class Group {
   /** gevent: `Group.kill(exception=GreenletExit, block=True, timeout=None)`. */
   kill(exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
     this._stopFeeding();
-    const members = [...this._members];
+    const members = this._members.toArray();
     for (const g of members) g.kill(exception, { block: false });
     const out = new BridgeFuture<boolean>(hubLoop());
     if (options.block === false) { out._finish(false); return out; }
@@ -209,7 +230,8 @@ export class Group {
 export class Pool extends Group {
   readonly size: number;
   readonly #slots: SyncSemaphore;
-  readonly #holding = new Set<Greenlet<any>>();
+  /** Greenlets holding a slot (each marked by Greenlet._heldBy; no Set, see Group). */
+  #running = 0;
 
   constructor(size = 100) {
     super();
@@ -220,7 +242,7 @@ export class Pool extends Group {
 
   /** gevent: `len(pool)`: greenlets holding a slot (running); queued ones are not counted. */
   override get length(): number {
-    return this.#holding.size;
+    return this.#running;
   }
 
   /** gevent: `Pool.full()`. */
@@ -230,7 +252,7 @@ export class Pool extends Group {
 
   /** gevent: `Pool.free_count()`. */
   freeCount(): number {
-    return Math.max(0, this.size - this.#holding.size - this.#pendingStarts);
+    return Math.max(0, this.size - this.#running - this.#pendingStarts);
   }
 
   #pendingStarts = 0;
@@ -254,7 +276,7 @@ export class Pool extends Group {
     this.add(g);
     const unit = this.#slots.acquire();
     if (unit.done()) {
-      this.#holding.add(g);
+      this.#hold(g);
       g.start();
       return;
     }
@@ -263,13 +285,22 @@ export class Pool extends Group {
     unit.addDoneCallback(() => {
       this.#pendingStarts--;
       if (g.dead) { this.#slots.release(); return; } // killed while queued
-      this.#holding.add(g);
+      this.#hold(g);
     });
     g.start();
   }
 
+  #hold(g: Greenlet<any>): void {
+    g._heldBy = this;
+    this.#running++;
+  }
+
   protected override _onDiscard(g: Greenlet<any>): void {
-    if (this.#holding.delete(g)) this.#slots.release();
+    if (g._heldBy === this) {
+      g._heldBy = null;
+      this.#running--;
+      this.#slots.release();
+    }
     if (this.#feeders.size > 0) for (const feed of [...this.#feeders]) feed();
   }
 

@@ -428,6 +428,37 @@ test('Group: join(raiseError), killone, joinall/killall/wait/iwait', async (t) =
   }, { expectReports: true });
 });
 
+
+test('Group membership: a greenlet in two groups, add twice, discard, has; each group forgets it when it dies', async (t) => {
+  await runVirtual(t, function* () {
+    const one = new Group(), two = new Group();
+    const g = spawn(function* () { yield* sleep(1); return 'g'; });
+    const h = spawn(function* () { yield* sleep(2); return 'h'; });
+    one.add(g);
+    one.add(g); // already in: no second entry
+    two.add(g);
+    one.add(h);
+    t.is(one.length, 2);
+    t.is(two.length, 1);
+    t.true(one.has(g) && two.has(g) && one.has(h));
+    t.false(two.has(h));
+    one.discard(h);
+    t.false(one.has(h));
+    t.deepEqual(one.greenlets(), [g]);
+    one.add(h); // back in, into the slot it left
+    t.deepEqual(new Set(one.greenlets()), new Set([g, h]));
+    yield* g.join();
+    yield* sleep(0); // links run as loop callbacks
+    t.false(one.has(g) || two.has(g), 'dead: gone from both groups');
+    t.is(two.length, 0);
+    t.deepEqual(one.greenlets(), [h]);
+    yield* h.join();
+    yield* sleep(0);
+    t.is(one.length, 0);
+    one.add(g); // dead greenlets are not added
+    t.is(one.length, 0);
+  });
+});
 test('local(): per greenlet, at any depth and across await; unset attributes read undefined', async (t) => {
   const out: unknown[] = [];
   await runVirtual(t, function* () {
