@@ -1,6 +1,6 @@
-// Roster: the set of members that come and go quickly (a server's connections, a pool's
-// greenlets), kept in slots of an array with a free list. add() returns the member's slot; the
-// owner keeps it and gives it back to remove().
+// Roster: the set of members that come and go quickly (a server's connections, a TaskGroup's
+// children, a greenlet Group's members), kept in slots of an array with a free list. add()
+// returns the member's slot; the owner keeps it and gives it back to remove().
 //
 // Why not a Set: under churn V8 rebuilds a Set's hash table every few adds and deletes, and an
 // old table keeps its entries and a link to the table that replaced it. Once one of those
@@ -11,6 +11,7 @@
 // in scavenges; slots, 575 bytes and 2.9 us (bare node:net: 540 bytes, 3.6 us). A slot is
 // cleared when its member leaves, so nothing outlives it. The array keeps the high-water mark
 // of members (8 bytes a slot); order of iteration is slot order, not insertion order.
+// A leaf module (no imports), so the tasks layer may use it too (TaskGroup).
 
 /** @internal */
 export class Roster<T extends object> {

@@ -18,6 +18,7 @@
 
 import type { EventLoop } from '../loop/event-loop.js';
 import { getEventLoop } from '../loop/running.js';
+import { Roster } from '../loop/roster.js';
 import { Future } from './future.js';
 import type { Task, TaskBody } from './task.js';
 import { isGeneratorFunction, type Coroutine } from './coroutine.js';
@@ -29,7 +30,10 @@ type GroupState = 'created' | 'entered' | 'exiting' | 'exited';
 export class TaskGroup {
   #loop: EventLoop;
   #state: GroupState = 'created';
-  #children = new Set<Task<unknown>>();
+  /** Children in slots (each task keeps its slot in _tGroupSlot), not a Set: a long-lived group
+   *  whose children come and go would keep finished ones alive through young-generation GCs
+   *  (see src/loop/roster.ts). */
+  readonly #children = new Roster<Task<unknown>>();
   #errors: unknown[] = [];
   #aborting = false;
   #body: Task<unknown> | null = null;
@@ -51,7 +55,7 @@ export class TaskGroup {
     if (this.#state === 'exited') throw new RuntimeError(`TaskGroup ${this} is finished`);
     if (this.#aborting || this.#draining) throw new RuntimeError(`TaskGroup ${this} is shutting down`);
     const task = this.#loop.createTask(body, options);
-    this.#children.add(task as Task<unknown>);
+    task._tGroupSlot = this.#children.add(task as Task<unknown>);
     task.addDoneCallback(this.#onChildDone);
     return task;
   }
@@ -102,7 +106,7 @@ export class TaskGroup {
   }
 
   readonly #onChildDone = (task: Future<unknown>): void => {
-    this.#children.delete(task as Task<unknown>);
+    this.#children.remove((task as Task<unknown>)._tGroupSlot, task as Task<unknown>);
     if (!task.cancelled()) {
       const error = task.exception();
       if (error !== null) {
@@ -115,7 +119,7 @@ export class TaskGroup {
 
   #abort(reason: CancelReason, msg?: string): void {
     this.#aborting = true;
-    for (const child of this.#children) child.cancel(msg, reason);
+    for (const child of this.#children.toArray()) child.cancel(msg, reason);
     const body = this.#body;
     if (body !== null && !body.done()) body.cancel(msg, reason);
   }

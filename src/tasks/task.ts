@@ -65,6 +65,8 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal the loop's list of live tasks runs through these (see EventLoop#_registerTask) */
   declare _tPrev: Task<unknown> | null;
   /** @internal */ declare _tNext: Task<unknown> | null;
+  /** @internal its slot among its TaskGroup's children, -1 outside one (see task-group.ts) */
+  declare _tGroupSlot: number;
   /** @internal the task that created this one, for the task tree. */ declare readonly _parent: Task<unknown> | null;
 
   /** @internal */
@@ -83,6 +85,7 @@ export class Task<T> extends Future<T> implements Waiter {
     this._tWaking = false;
     this._tPrev = null;
     this._tNext = null;
+    this._tGroupSlot = -1;
     this._interruptible = false;
     this._onCancel = null;
     this._greenlet = null;
