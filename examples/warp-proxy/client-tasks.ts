@@ -27,7 +27,7 @@ export class ClientTasks {
   }
 
   leave(place: number): void {
-    if (this.#places[place] == null) return;
+    if (this.#places[place] == null) return; // already left (or never a place)
     this.#places[place] = null;
     this.#vacant.push(place);
     this.#count--;
@@ -35,6 +35,6 @@ export class ClientTasks {
 
   /** The tasks being served now. */
   list(): Array<Task<unknown>> {
-    return this.#places.filter((t): t is Task<unknown> => t !== null && t !== undefined);
+    return this.#places.filter((t): t is Task<unknown> => t !== null);
   }
 }
