@@ -30,7 +30,7 @@ import { Handle, TimerHandle, type Runnable } from './handle.js';
 import { TimerHeap } from './timer-heap.js';
 import { realClock, type Clock, type Interleaver } from './clock.js';
 import { asyncEverUsed, current, outsideTask } from './running.js';
-import { Future } from '../tasks/future.js';
+import { Future, registerReport } from '../tasks/future.js';
 import { Task, type TaskBody } from '../tasks/task.js';
 import { RuntimeError } from '../tasks/errors.js';
 import { isGenerator, isThenable, type Awaitable } from '../tasks/coroutine.js';
@@ -118,6 +118,23 @@ export class EventLoop {
   /** @internal Futures that failed and whose exception nobody retrieved yet (weakly held: an
    *  unreachable one is reported when collected, see future.ts). */
   readonly _unretrieved = new Set<WeakRef<Future<unknown>>>();
+  /** Failed futures whose never-retrieved entry waits for the loop to go idle or yield (see
+   *  future.ts); the array is reused, its slots cleared when flushed. */
+  readonly #deferredReports: Future<unknown>[] = [];
+
+  /** @internal `f` failed: register it for the report at the next idle point (at once when the
+   *  loop is not running). */
+  _deferReport(f: Future<unknown>): void {
+    if (!this.#running) registerReport(f);
+    else this.#deferredReports.push(f);
+  }
+
+  #flushReports(): void {
+    const list = this.#deferredReports;
+    if (list.length === 0) return;
+    for (let i = 0; i < list.length; i++) registerReport(list[i]!);
+    list.length = 0;
+  }
   /** @internal Servers accepting connections (run()'s graceful shutdown closes them). */
   readonly _servers = new Set<Server>();
 
@@ -349,6 +366,7 @@ export class EventLoop {
 
   /** @internal What close({ strict }) reports, one line each. */
   _leaks(): string[] {
+    this.#flushReports();
     const leaks: string[] = [];
     for (let t = this.#taskHead; t !== null; t = t._tNext) {
       const w = t._waitingOn;
@@ -428,6 +446,7 @@ export class EventLoop {
       this.#batchEnd = -1;
       if (this._asyncWoken) return this.#drainThenContinue();
       if (((++batches & 15) === 0 || n > 256) && performance.now() - start > BUDGET_MS) {
+        this.#flushReports();
         this.#state = SCHEDULED;
         setImmediate(this.#drive);
         return;
@@ -507,6 +526,7 @@ export class EventLoop {
 
   #idle(): void {
     this.#state = IDLE;
+    this.#flushReports();
     const next = this.#timers.peek();
     if (next === undefined) {
       this.#disarmNodeTimer();
@@ -587,6 +607,7 @@ export class EventLoop {
   };
 
   #finishRun(): void {
+    this.#flushReports();
     this.#running = false;
     this.#stopping = false;
     this.#state = IDLE;

@@ -15,7 +15,12 @@
 // waiting on this future, which is how `cancel()` reaches it (see Task#_awaiting).
 //
 // An exception nobody retrieved is reported through the loop's exception handler when the
-// future is garbage-collected (a FinalizationRegistry entry made only on failure).
+// future is garbage-collected (a FinalizationRegistry entry made only on failure). The entry is
+// made when the loop next goes idle or yields to Node, not at the failure: by then almost every
+// failure has been retrieved by the task that waited for it, and registering and unregistering
+// each one cost a proxy answering 502s half its young-generation GC time (the registry's cells,
+// promoted, kept later failures alive: 2.6 KB promoted per request with the entry at once,
+// 1.2 KB without it).
 
 import type { EventLoop } from '../loop/event-loop.js';
 import type { Task } from './task.js';
@@ -40,6 +45,9 @@ export interface Waiter {
 interface Unretrieved { loop: EventLoop; error: unknown; what: string; ref: WeakRef<Future<unknown>> }
 const YIELD_RESULT: IteratorYieldResult<Yieldable> = { value: undefined, done: false };
 const RETURN_RESULT: IteratorReturnResult<unknown> = { value: undefined, done: true };
+
+/** On a failed future's _reportable until its loop registers it (see the top comment). */
+const DEFERRED = Symbol('tulip.reportDeferred');
 
 const unretrieved = new FinalizationRegistry<Unretrieved>((held) => {
   held.loop._unretrieved.delete(held.ref);
@@ -81,7 +89,7 @@ export class Future<T> implements PromiseLike<T> {
   declare readonly _createdAt: string | undefined;
   /** @internal set while an exception nobody retrieved is pending report: the entry in the
    *  loop's `_unretrieved` set (close({ strict }) lists them) and in the FinalizationRegistry */
-  declare _reportable: WeakRef<Future<unknown>> | null;
+  declare _reportable: WeakRef<Future<unknown>> | typeof DEFERRED | null;
 
   constructor(loop?: EventLoop) {
     const l = (this as { _loop: EventLoop })._loop = loop ?? getEventLoop();
@@ -249,10 +257,8 @@ export class Future<T> implements PromiseLike<T> {
       // V8 keeps the receivers of captured stack frames (this task among them) until `stack` is
       // formatted; the registry holds the error, so format it now or the future is never freed.
       if (error instanceof Error) void error.stack;
-      const ref = new WeakRef<Future<unknown>>(this);
-      this._reportable = ref;
-      this._loop._unretrieved.add(ref);
-      unretrieved.register(this, { loop: this._loop, error, what: this._kind(), ref }, this);
+      this._reportable = DEFERRED;
+      this._loop._deferReport(this);
     }
     schedule(this);
   }
@@ -433,9 +439,20 @@ function retrieved(f: Future<any>): void {
   const ref = f._reportable;
   if (ref !== null) {
     f._reportable = null;
+    if (ref === DEFERRED) return; // never registered
     f._loop._unretrieved.delete(ref);
     unretrieved.unregister(f);
   }
+}
+
+/** @internal Registers `f` for the never-retrieved report, unless it was retrieved meanwhile
+ *  (the loop calls this for the failures it deferred, see the top comment). */
+export function registerReport(f: Future<any>): void {
+  if (f._reportable !== DEFERRED) return;
+  const ref = new WeakRef<Future<unknown>>(f);
+  f._reportable = ref;
+  f._loop._unretrieved.add(ref);
+  unretrieved.register(f, { loop: f._loop, error: f._error, what: f._kind(), ref }, f);
 }
 
 function short(x: unknown): string {

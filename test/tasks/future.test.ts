@@ -127,6 +127,29 @@ test('an exception nobody retrieved is reported when the future is collected', a
   loop.close();
 });
 
+test('failures in a running loop: one its waiter retrieves is never reported, one dropped is, once collected', async (t) => {
+  if (typeof globalThis.gc !== 'function') return t.fail('run with --expose-gc');
+  const fx = makeLoop();
+  const caught = await fx.loop.runUntilComplete(function* (): Coroutine<string> {
+    const awaited = new Future<void>(fx.loop);
+    fx.loop.callSoon(() => awaited.setException(new Error('seen')));
+    fx.loop.callSoon(() => { new Future<void>(fx.loop).setException(new Error('dropped')); });
+    try {
+      yield* awaited;
+      return 'no';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }());
+  t.is(caught, 'seen');
+  for (let i = 0; i < 20 && fx.reports.length === 0; i++) {
+    globalThis.gc!();
+    await new Promise((r) => setImmediate(r));
+  }
+  t.deepEqual(fx.reports, ['Future exception was never retrieved: dropped']);
+  fx.loop.close();
+});
+
 test('Future without a loop uses the default loop', (t) => {
   const f = new Future<number>();
   t.truthy(f.getLoop());
