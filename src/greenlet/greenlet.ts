@@ -21,6 +21,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import type { TimerHandle } from '../loop/handle.js';
 import type { Future } from '../tasks/future.js';
 import type { Task, TaskBody } from '../tasks/task.js';
+import type { Group, Pool } from './group.js';
 import { isAsyncFunction, isGeneratorFunction, type Coroutine, type Yieldable } from '../tasks/coroutine.js';
 import { BridgeFuture, GreenletExit, SharedBridgeFuture, hubLoop } from './hub.js';
 
@@ -54,9 +55,9 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   _gate: Future<unknown> | null = null;
   /** @internal The groups it is in, as (group, slot in the group's roster) pairs; made on the
    *  first add (Group keeps no Set of its greenlets: see src/loop/roster.ts). */
-  _groups: Array<object | number> | null = null;
+  _groups: Array<Group | number> | null = null;
   /** @internal The Pool whose slot it holds while it runs. */
-  _heldBy: object | null = null;
+  _heldBy: Pool | null = null;
 
   constructor(body?: GreenletBody<T, any[]>, ...args: unknown[]) {
     this.#loop = hubLoop();

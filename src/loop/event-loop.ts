@@ -121,20 +121,6 @@ export class EventLoop {
   /** Failed futures whose never-retrieved entry waits for the loop to go idle or yield (see
    *  future.ts); the array is reused, its slots cleared when flushed. */
   readonly #deferredReports: Future<unknown>[] = [];
-
-  /** @internal `f` failed: register it for the report at the next idle point (at once when the
-   *  loop is not running). */
-  _deferReport(f: Future<unknown>): void {
-    if (!this.#running) registerReport(f);
-    else this.#deferredReports.push(f);
-  }
-
-  #flushReports(): void {
-    const list = this.#deferredReports;
-    if (list.length === 0) return;
-    for (let i = 0; i < list.length; i++) registerReport(list[i]!);
-    list.length = 0;
-  }
   /** @internal Servers accepting connections (run()'s graceful shutdown closes them). */
   readonly _servers = new Set<Server>();
 
@@ -362,6 +348,20 @@ export class EventLoop {
     const error = new LeakError(leaks);
     if (options.strict) throw error;
     this.callExceptionHandler({ message: error.message, exception: error });
+  }
+
+  /** @internal `f` failed: register it for the report at the next idle point (at once when the
+   *  loop is not running). */
+  _deferReport(f: Future<unknown>): void {
+    if (!this.#running) registerReport(f);
+    else this.#deferredReports.push(f);
+  }
+
+  #flushReports(): void {
+    const list = this.#deferredReports;
+    if (list.length === 0) return;
+    for (let i = 0; i < list.length; i++) registerReport(list[i]!);
+    list.length = 0;
   }
 
   /** @internal What close({ strict }) reports, one line each. */
