@@ -423,6 +423,58 @@ test('Protocol/Transport: echo protocol, pauseReading, write buffer limits, clos
   t.true(events.some((e) => e.startsWith('client lost')));
 });
 
+test('writes during a full 64 KiB read are held to the end of the I/O phase; others go at once', async (t) => {
+  // Client and server share one process, so the client's 1 MiB is in the server's socket
+  // before the server reads: libuv reads it 64 KiB at a time, and after a full read it reads
+  // again in the same turn. The echo written for a full read is held (corked) and sent with
+  // the next ones; the last one is followed by close(), which must flush it first.
+  const loop = new EventLoop();
+  const total = 1 << 20;
+  const payload = Buffer.alloc(total);
+  for (let i = 0; i < total; i++) payload[i] = (i * 7 + (i >> 12)) & 0xff;
+  const heldAfterWrite: number[] = [];
+  let sentAtOnce = -1;
+  class Echo extends Protocol {
+    transport: Transport | null = null;
+    seen = 0;
+    override connectionMade(tr: Transport) {
+      this.transport = tr;
+      tr.write('hi'); // no read burst: straight to the socket
+      sentAtOnce = tr.getWriteBufferSize();
+    }
+    override dataReceived(data: Buffer) {
+      const tr = this.transport!;
+      const before = tr.getWriteBufferSize();
+      tr.write(data);
+      if (data.length === 65536) heldAfterWrite.push(tr.getWriteBufferSize() - before);
+      this.seen += data.length;
+      if (this.seen === total) tr.close();
+    }
+  }
+  class Client extends Protocol {
+    chunks: Buffer[] = [];
+    done = loop.createFuture<void>();
+    override dataReceived(data: Buffer) { this.chunks.push(data); }
+    override eofReceived() { this.done.setResult(); }
+  }
+  await loop.runUntilComplete(() => waitFor(loop.createTask(function* (): Coroutine<void> {
+    const server = yield* loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const [tr, proto] = yield* loop.createConnection(() => new Client(), '127.0.0.1', server.sockets[0]!.port);
+    tr.write(payload);
+    yield* proto.done;
+    const back = Buffer.concat(proto.chunks);
+    t.is(back.subarray(0, 2).toString(), 'hi');
+    t.true(back.subarray(2).equals(payload), 'every byte back, in order, before the EOF');
+    tr.close();
+    server.close();
+    yield* server.waitClosed();
+  }()), 20));
+  loop.close();
+  t.is(sentAtOnce, 0);
+  t.true(heldAfterWrite.length > 0, 'the server saw full 64 KiB reads');
+  t.true(heldAfterWrite.some((n) => n === 65536), 'a write in a read burst stays in the buffer');
+});
+
 test('serveForever is cancellable; startServing: false binds later', async (t) => {
   await runReal(t, function* (): Coroutine<void> {
     const server = yield* startServer(() => {}, '127.0.0.1', 0, { startServing: false });
