@@ -121,6 +121,7 @@ export class Transport {
 
   /** @internal startTls: hands the socket over; this transport ends without connectionLost. */
   _detach(): net.Socket {
+    this._flush(); // what was written before the upgrade leaves before the handshake
     const socket = this.#socket;
     socket.off('data', onData);
     socket.off('end', onEnd);
