@@ -17,6 +17,7 @@ import type { TLSSocket } from 'node:tls';
 import type { EventLoop } from './event-loop.js';
 import type { Server } from './server.js';
 import { current } from './running.js';
+import { RuntimeError } from '../tasks/errors.js';
 
 const DEFAULT_HIGH = 64 * 1024;
 
@@ -99,6 +100,8 @@ export class Transport {
   #countedClosing = false;
   /** Corked by a write during a read burst, until endBurst. */
   #corked = false;
+  /** writeEof() was called: the write side is shut. */
+  #eof = false;
   /** @internal The server that accepted this connection (it tracks it until it is lost). */
   _server: Server | null = null;
   /** @internal This transport's slot in its server's roster. */
@@ -214,6 +217,7 @@ export class Transport {
 
   /** asyncio: `Transport.write`. Buffers without limit; pauseWriting() tells the protocol to stop. */
   write(data: Uint8Array | string): void {
+    if (this.#eof) throw new RuntimeError('cannot write() after writeEof()'); // as asyncio; the connection stays
     if (this.#closing || this.#lost) return; // asyncio logs "socket.send() raised exception" and drops
     if (data.length === 0) return;
     const socket = this.#socket;
@@ -254,7 +258,8 @@ export class Transport {
 
   /** asyncio: `Transport.write_eof`. Half-closes after the buffered data. */
   writeEof(): void {
-    if (this.#closing) return;
+    if (this.#closing || this.#eof) return;
+    this.#eof = true;
     this._flush();
     this.#socket.end();
   }

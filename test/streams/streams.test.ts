@@ -153,7 +153,7 @@ test('async iteration yields lines until EOF', async (t) => {
   });
 });
 
-test('TCP round trip: server coroutine per client, readLine, writeEof half-close, waitClosed', async (t) => {
+test('TCP round trip: server coroutine per client, readLine, writeEof half-close (no write after it), waitClosed', async (t) => {
   const got = await runReal(t, function* (): Coroutine<string[]> {
     const server = yield* startServer(function* (r, w): Coroutine<void> {
       for (;;) {
@@ -176,6 +176,8 @@ test('TCP round trip: server coroutine per client, readLine, writeEof half-close
     w.writeLines(['one\n', 'two\n']);
     const lines = [(yield* r.readLine()).toString(), (yield* r.readLine()).toString()];
     w.writeEof();
+    // asyncio: write() after write_eof() raises RuntimeError; the connection goes on
+    t.throws(() => w.write('late\n'), { instanceOf: RuntimeError, message: /after writeEof/ });
     lines.push((yield* r.read()).toString());
     t.true(r.atEof());
     yield* w.waitClosed();
