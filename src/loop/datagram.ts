@@ -102,6 +102,7 @@ export interface DatagramOptions {
 
 /** asyncio: `loop.create_datagram_endpoint`. A Future of [transport, protocol]. */
 export function createDatagramEndpoint<P extends DatagramProtocol>(loop: EventLoop, protocolFactory: () => P, options: DatagramOptions = {}): Future<[DatagramTransport, P]> {
+  loop._checkOpen();
   const fut = new Future<[DatagramTransport, P]>(loop);
   const family = options.family ?? (options.localAddr?.[0]?.includes(':') || options.remoteAddr?.[0]?.includes(':') ? 'udp6' : 'udp4');
   const socket = dgramModule().createSocket({ type: family, reuseAddr: options.reuseAddress ?? false });

@@ -286,6 +286,13 @@ export class EventLoop {
     return this.#closed;
   }
 
+  /** @internal Throws asyncio's RuntimeError on a closed loop: nothing may open a socket, a
+   *  server or a process for a loop that will never run its callbacks (they would hold the
+   *  process open with nobody to close them). */
+  _checkOpen(): void {
+    if (this.#closed) throw new RuntimeError('Event loop is closed');
+  }
+
   /** asyncio: `loop.run_forever`. Resolves after `stop()`. */
   runForever(): Promise<void> {
     if (this.#closed) return Promise.reject(new RuntimeError('Event loop is closed'));

@@ -193,6 +193,7 @@ export function createServer(
   where: { host?: string | null; port?: number; path?: string },
   options: ServeOptions = {},
 ): Future<Server> {
+  loop._checkOpen();
   const fut = new Future<Server>(loop);
   const noDelay = options.noDelay ?? where.path === undefined;
   let server: Server;
@@ -312,6 +313,7 @@ export function createConnection<P extends Protocol, R>(
   options: ConnectOptions = {},
   made: (transport: Transport, protocol: P) => R = pair as unknown as (transport: Transport, protocol: P) => R,
 ): Future<R> {
+  loop._checkOpen();
   let socket: net.Socket;
   if (options.ssl) {
     const base = typeof options.ssl === 'object' ? options.ssl : {};

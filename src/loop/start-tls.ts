@@ -30,6 +30,7 @@ export type StartTlsOptions = Omit<tls.ConnectionOptions, 'pskCallback'> & Omit<
 
 /** asyncio: `loop.start_tls`. A Future of the new transport. */
 export function startTls(loop: EventLoop, transport: Transport, protocol: Protocol, options: StartTlsOptions = {}): Future<Transport> {
+  loop._checkOpen();
   const out = new Future<Transport>(loop);
   if (transport._unusable) {
     out._fail(new RuntimeError(`cannot start TLS on a closing transport ${transport}`));

@@ -61,6 +61,7 @@ export class StreamReader {
   #all: Buffer[] | null = null;
 
   constructor(limit = DEFAULT_LIMIT) {
+    if (typeof limit !== 'number') throw new TypeError(`limit must be a number of bytes, got ${typeof limit}`);
     if (!(limit > 0)) throw new RangeError(`limit must be > 0 bytes, got ${limit}`);
     this.#limit = limit;
   }

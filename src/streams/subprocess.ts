@@ -182,6 +182,7 @@ export class Process {
 
 function start(command: string, args: string[], options: SubprocessOptions, shell: boolean): Future<Process> {
   const loop = getEventLoop();
+  loop._checkOpen();
   const fut = new Future<Process>(loop);
   const spawnOptions: SpawnOptions = {
     stdio: [nodeStdio(options.stdin), nodeStdio(options.stdout), nodeStdio(options.stderr)],

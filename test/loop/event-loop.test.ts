@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import {
   EventLoop, VirtualClock, sleep, createTask, getRunningLoop, getEventLoop, setEventLoop, newEventLoop,
-  RuntimeError, Future, fromPromise, type Coroutine,
+  RuntimeError, Future, fromPromise, Protocol, DatagramProtocol, type Coroutine,
 } from '../../src/index.js';
 import { makeLoop, runVirtual } from '../helpers/run-virtual.js';
 
@@ -202,6 +202,11 @@ test('a closed loop refuses work with RuntimeError; close() of a running loop th
   t.throws(() => loop.createTask(function* () {}()), { instanceOf: RuntimeError });
   await t.throwsAsync(loop.runForever(), { instanceOf: RuntimeError });
   await t.throwsAsync(loop.runUntilComplete(function* () {}()), { instanceOf: RuntimeError });
+  // nothing is opened for a loop that will never run (a listening socket would hold the process)
+  t.throws(() => loop.createServer(() => new Protocol(), '127.0.0.1', 0), { instanceOf: RuntimeError, message: /closed/ });
+  t.throws(() => loop.createUnixServer(() => new Protocol(), '/tmp/never.sock'), { instanceOf: RuntimeError });
+  t.throws(() => loop.createConnection(() => new Protocol(), '127.0.0.1', 9), { instanceOf: RuntimeError });
+  t.throws(() => loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0] }), { instanceOf: RuntimeError });
   t.regex(String(loop), /closed=true/);
 });
 

@@ -89,6 +89,7 @@ test('readUntil past the limit raises LimitOverrunError and keeps the data; read
     t.true((yield* settle(r2.readLine())) instanceof LimitOverrunError);
     t.is(r2.buffered, 0);
     t.throws(() => new StreamReader(0), { instanceOf: RangeError });
+    t.throws(() => new StreamReader({ limit: 10 } as unknown as number), { instanceOf: TypeError, message: /number of bytes/ });
   });
 });
 
