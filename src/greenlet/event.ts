@@ -8,6 +8,7 @@ import type { Future } from '../tasks/future.js';
 import { BridgeFuture, hubLoop } from './hub.js';
 import { waitReady } from './greenlet.js';
 import { Timeout } from './timeout.js';
+import { optionsOf } from '../tasks/options.js';
 
 /** gevent: `gevent.event.Event`. */
 export class Event {
@@ -91,7 +92,7 @@ export class AsyncResult<T = unknown> {
 
   /** gevent: `AsyncResult.get(block=True, timeout=None)`. */
   get(options: { block?: boolean; timeout?: number | null } = {}): Future<T> {
-    const { block = true, timeout = null } = options;
+    const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
     const out = new BridgeFuture<T>(this.#fut.getLoop());
     const settle = (): void => {
       if (out.done()) return;

@@ -24,6 +24,7 @@ import type { Task, TaskBody } from '../tasks/task.js';
 import type { Group, Pool } from './group.js';
 import { isAsyncFunction, isGeneratorFunction, type Coroutine, type Yieldable } from '../tasks/coroutine.js';
 import { BridgeFuture, GreenletExit, SharedBridgeFuture, hubLoop } from './hub.js';
+import { optionsOf } from '../tasks/options.js';
 
 /** What a greenlet runs: a generator function, an async function, or a plain function. */
 export type GreenletBody<T, A extends unknown[]> = (...args: A) => Coroutine<T> | PromiseLike<T> | T;
@@ -60,6 +61,8 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   _heldBy: Pool | null = null;
 
   constructor(body?: GreenletBody<T, any[]>, ...args: unknown[]) {
+    // gevent: "The run argument or self._run must be callable", at construction, not at start
+    if (body != null && typeof body !== 'function') throw new TypeError(`a greenlet's body must be a function, got ${typeof body} ${String(body)}`);
     this.#loop = hubLoop();
     this.#body = body ?? null;
     this.#args = args;
@@ -242,7 +245,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   /** gevent: `Greenlet.get(block, timeout)`. The value, or raises the exception; raises Timeout
    *  if it is not dead in time (at once with `block: false`). */
   get(options: { block?: boolean; timeout?: number | null } = {}): Future<T> {
-    const { block = true, timeout = null } = options;
+    const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
     const loop = this.#loop;
     const out = new BridgeFuture<T>(loop);
     const settle = (): void => {
@@ -260,7 +263,7 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
    *  `exception` inside the greenlet at its current wait; a greenlet not started yet never runs.
    *  With `block` the Future resolves (to true) once it is dead. */
   kill(exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
-    const { block = true, timeout = null } = options;
+    const { block = true, timeout = null } = optionsOf('kill', options, '{ block, timeout }');
     const error = typeof exception === 'function' ? new (exception as new () => unknown)() : exception;
     if (this.#state === 'new' || this.#state === 'scheduled') {
       this.#later?.cancel();

@@ -13,6 +13,7 @@ import { Semaphore as SyncSemaphore } from '../sync/semaphore.js';
 import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
 import { Greenlet, waitReady, type GreenletBody } from './greenlet.js';
 import { wait, type FutureIterator } from './waiting.js';
+import { optionsOf } from '../tasks/options.js';
 
 /** gevent: `gevent.pool.Group`. */
 export class Group {
@@ -96,6 +97,7 @@ export class Group {
 
   /** gevent: `Group.kill(exception=GreenletExit, block=True, timeout=None)`. */
   kill(exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
+    options = optionsOf('kill', options, '{ block, timeout }');
     this._stopFeeding();
     const members = this._members.toArray();
     for (const g of members) g.kill(exception, { block: false });

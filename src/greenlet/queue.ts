@@ -13,6 +13,7 @@ import { QueueEmpty, QueueFull } from '../sync/errors.js';
 import { copyOutcome } from '../tasks/chain.js';
 import { BridgeFuture, Empty, Full, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
 import { waitReady } from './greenlet.js';
+import { optionsOf } from '../tasks/options.js';
 
 interface Opts { block?: boolean; timeout?: number | null }
 
@@ -68,7 +69,7 @@ export class Queue<T = unknown> {
 
   /** gevent: `Queue.put(item, block=True, timeout=None)`; raises Full. */
   put(item: T, options: Opts = {}): Future<void> {
-    const { block = true, timeout = null } = options;
+    const { block = true, timeout = null } = optionsOf('put', options, '{ block, timeout }');
     if (!block) {
       const out = new BridgeFuture<void>(hubLoop());
       try { this.putNowait(item); out._finish(undefined); } catch (e) { out._fail(e); }
@@ -88,7 +89,7 @@ export class Queue<T = unknown> {
 
   /** gevent: `Queue.get(block=True, timeout=None)`; raises Empty. */
   get(options: Opts = {}): Future<T> {
-    const { block = true, timeout = null } = options;
+    const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
     if (!block) {
       const out = new BridgeFuture<T>(hubLoop());
       try { out._finish(this.getNowait()); } catch (e) { out._fail(e); }
@@ -109,7 +110,7 @@ export class Queue<T = unknown> {
   /** gevent: `Queue.peek(block=True, timeout=None)`: the next item without removing it; waits
    *  for one to land in the queue (an item handed straight to a waiting getter never does). */
   peek(options: Opts = {}): Future<T> {
-    const { block = true, timeout = null } = options;
+    const { block = true, timeout = null } = optionsOf('peek', options, '{ block, timeout }');
     const loop = hubLoop();
     const out = new BridgeFuture<T>(loop);
     if (!this.empty() || !block) {
@@ -167,7 +168,7 @@ export class Channel<T = unknown> {
   get getters(): number { return this.#getters.length; }
 
   put(item: T, options: Opts = {}): Future<void> {
-    const { block = true, timeout = null } = options;
+    const { block = true, timeout = null } = optionsOf('put', options, '{ block, timeout }');
     const out = new BridgeFuture<void>(hubLoop());
     let getter = this.#getters.shift();
     while (getter !== undefined && getter.done()) getter = this.#getters.shift(); // killed while waiting
@@ -184,7 +185,7 @@ export class Channel<T = unknown> {
   }
 
   get(options: Opts = {}): Future<T> {
-    const { block = true, timeout = null } = options;
+    const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
     const out = new BridgeFuture<T>(hubLoop());
     let putter = this.#putters.shift();
     while (putter !== undefined && putter.fut.done()) putter = this.#putters.shift(); // killed: not delivered

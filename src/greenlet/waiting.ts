@@ -13,6 +13,7 @@ import type { Coroutine } from '../tasks/coroutine.js';
 import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
 import { Greenlet } from './greenlet.js';
 import { Event, AsyncResult } from './event.js';
+import { optionsOf } from '../tasks/options.js';
 
 /** Anything the bridge can wait on. */
 export type Waitable = Greenlet<any> | Future<any> | Event | AsyncResult<any>;
@@ -32,6 +33,7 @@ export function readyFuture(obj: Waitable): Future<unknown> {
 
 /** gevent: `gevent.wait(objects, timeout=None, count=None)`: the objects that became ready. */
 export function wait<T extends Waitable>(objects: Iterable<T>, options: { timeout?: number | null; count?: number | null } = {}): BridgeFuture<T[]> {
+  options = optionsOf('wait', options, '{ timeout, count }');
   const objs = [...objects];
   const loop = hubLoop();
   const out = new BridgeFuture<T[]>(loop);
@@ -76,6 +78,7 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options: { timeou
 /** gevent: `gevent.joinall(greenlets, timeout=None, raise_error=False, count=None)`: the
  *  greenlets that finished. With raiseError, the first exception is raised. */
 export function joinall<T>(greenlets: Iterable<Greenlet<T>>, options: { timeout?: number | null; raiseError?: boolean; count?: number | null } = {}): BridgeFuture<Greenlet<T>[]> {
+  options = optionsOf('joinall', options, '{ timeout, raiseError, count }');
   const gs = [...greenlets];
   if (!options.raiseError) return wait(gs, options);
   const loop = hubLoop();
@@ -97,6 +100,7 @@ export function joinall<T>(greenlets: Iterable<Greenlet<T>>, options: { timeout?
 
 /** gevent: `gevent.killall(greenlets, exception=GreenletExit, block=True, timeout=None)`. */
 export function killall(greenlets: Iterable<Greenlet<any>>, options: { exception?: unknown; block?: boolean; timeout?: number | null } = {}): BridgeFuture<void> {
+  options = optionsOf('killall', options, '{ exception, block, timeout }');
   const gs = [...greenlets];
   for (const g of gs) g.kill(options.exception ?? GreenletExit, { block: false });
   const out = new BridgeFuture<void>(hubLoop());
@@ -131,6 +135,7 @@ export interface FutureIterator<T> {
 
 /** gevent: `gevent.iwait(objects, timeout=None)`: yields the objects as they become ready. */
 export function iwait<T extends Waitable>(objects: Iterable<T>, options: { timeout?: number | null } = {}): FutureIterator<T> {
+  options = optionsOf('iwait', options, '{ timeout }');
   const objs = [...objects];
   const loop = hubLoop();
   const ready: T[] = [];

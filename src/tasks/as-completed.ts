@@ -12,10 +12,11 @@ import { ensureFuture } from './create-task.js';
 import type { Awaitable } from './coroutine.js';
 import { TimeoutError } from './errors.js';
 import { copyOutcome } from './chain.js';
+import { optionsOf } from './options.js';
 
 /** asyncio: `as_completed`. */
 export function asCompleted<T>(aws: Iterable<Awaitable<T>>, options: { timeout?: number | null } = {}): AsCompleted<T> {
-  return new AsCompleted(aws, options.timeout ?? null);
+  return new AsCompleted(aws, optionsOf('asCompleted', options, '{ timeout }').timeout ?? null);
 }
 
 export class AsCompleted<T> implements Iterable<Future<T>>, AsyncIterable<Future<T>> {

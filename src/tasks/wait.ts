@@ -8,6 +8,7 @@ import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
 import { ensureFuture } from './create-task.js';
 import type { Awaitable } from './coroutine.js';
+import { optionsOf } from './options.js';
 
 /** asyncio: `FIRST_COMPLETED`. */
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
@@ -22,7 +23,7 @@ export function wait<T>(
   aws: Iterable<Awaitable<T>>,
   options: { timeout?: number | null; returnWhen?: ReturnWhen } = {},
 ): Future<[Set<Future<T>>, Set<Future<T>>]> {
-  const { timeout = null, returnWhen = ALL_COMPLETED } = options;
+  const { timeout = null, returnWhen = ALL_COMPLETED } = optionsOf('wait', options, '{ timeout, returnWhen }');
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
     throw new RangeError(`invalid returnWhen: ${String(returnWhen)}`);
   }

@@ -692,3 +692,32 @@ test('top level: joinall of spawned greenlets runs the default loop while awaite
   t.is(r.status, 0, r.stderr);
   t.deepEqual(r.stdout.trim().split('\n'), ['Running in foo', 'Explicit context to bar', 'Explicit context switch to foo again', 'Implicit context switch back to bar', 'and the process exits']);
 });
+
+test("gevent's positional keywords are refused with a TypeError naming the options shape (they would wait forever)", async (t) => {
+  // `q.get(True, 1)` or `joinall(gs, 5)` ported as is: destructuring a boolean or a number finds
+  // no timeout, so without the check these would block with no bound.
+  await runVirtual(t, function* () {
+    const calls: Array<[string, () => unknown]> = [
+      ['get', () => new Queue().get(true as never)],
+      ['put', () => new Queue(1).put(1, true as never)],
+      ['peek', () => new Queue().peek(true as never)],
+      ['get', () => new AsyncResult().get(true as never)],
+      ['joinall', () => joinall([], 5 as never)],
+      ['wait', () => wait([], 5 as never)],
+      ['iwait', () => iwait([], 5 as never)],
+      ['killall', () => killall([], null as never)],
+    ];
+    for (const [name, call] of calls) {
+      t.throws(call, { instanceOf: TypeError, message: new RegExp(`^${name}\\(\\) takes its options as an object, \\{`) });
+    }
+    const g = spawn(function* () { yield* sleep(1); });
+    t.throws(() => g.get(true as never), { instanceOf: TypeError });
+    t.throws(() => g.kill(GreenletExit, 1 as never), { instanceOf: TypeError });
+    t.throws(() => new Group().kill(GreenletExit, 1 as never), { instanceOf: TypeError });
+    t.deepEqual(yield* joinall([g], { timeout: 0.5 }), [], 'the object form still works');
+    yield* g.kill();
+    // gevent checks the body at construction too
+    t.throws(() => spawn(42 as never), { instanceOf: TypeError, message: /body must be a function, got number 42/ });
+    t.throws(() => new Greenlet('run' as never), { instanceOf: TypeError });
+  });
+});

@@ -59,6 +59,15 @@ test('wait: ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION and timeout split do
   });
 });
 
+test('wait and asCompleted refuse a positional timeout with a TypeError (it would be ignored)', async (t) => {
+  await runVirtual(t, function* () {
+    const s = sleep(0);
+    t.throws(() => wait([s], 5 as never), { instanceOf: TypeError, message: /^wait\(\) takes its options as an object, \{ timeout, returnWhen \}; got number 5/ });
+    t.throws(() => asCompleted([s], 5 as never), { instanceOf: TypeError, message: /^asCompleted\(\) takes/ });
+    yield* s;
+  });
+});
+
 test('waitFor returns the result in time, else cancels the inner task and raises TimeoutError', async (t) => {
   const order: string[] = [];
   await runVirtual(t, function* ({ loop }) {
