@@ -26,6 +26,7 @@
 // 10 KiB in interleaved A/Bs (5 of 5 rounds, twice), for a reason not found; RSS +1.8 MiB.
 import { EventEmitter } from 'eventemitter3';
 import { performance } from 'node:perf_hooks';
+import { constants as osConstants } from 'node:os';
 import { Handle, TimerHandle, type Runnable } from './handle.js';
 import { TimerHeap } from './timer-heap.js';
 import { realClock, type Clock, type Interleaver } from './clock.js';
@@ -184,6 +185,7 @@ export class EventLoop {
   /** asyncio: `loop.call_soon`. Runs `cb(...args)` in the next batch, FIFO. */
   callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A): Handle {
     if (this.#closed) throw new RuntimeError('Event loop is closed');
+    if (typeof cb !== 'function') throw notCallable('callSoon', cb);
     const h = new Handle(cb as (...a: any[]) => unknown, args, this);
     this._pushReady(h);
     return h;
@@ -199,6 +201,7 @@ export class EventLoop {
   callAt<A extends unknown[]>(when: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {
     if (this.#closed) throw new RuntimeError('Event loop is closed');
     if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`when must be a number of seconds, got ${String(when)}`);
+    if (typeof cb !== 'function') throw notCallable('callAt/callLater', cb);
     const h = new TimerHandle(when, this.#timerSeq++, cb as (...a: any[]) => unknown, args, this);
     this.#timers.push(h);
     if (this.#state === IDLE) this.#wakeUp(); // re-arm for a possibly earlier deadline
@@ -705,6 +708,10 @@ export class EventLoop {
   addSignalHandler<A extends unknown[]>(sig: NodeJS.Signals, cb: (...args: A) => unknown, ...args: A): void {
     if (this.#closed) throw new RuntimeError('Event loop is closed');
     if (typeof cb !== 'function') throw new TypeError(`signal handler must be a function, got ${String(cb)}`);
+    // asyncio: ValueError for a name that is no signal, RuntimeError for one that cannot be
+    // caught. Node would take the first as an ordinary event name that never fires.
+    if (typeof sig !== 'string' || !Object.hasOwn(osConstants.signals, sig)) throw new RangeError(`not a signal: ${String(sig)}`);
+    if (sig === 'SIGKILL' || sig === 'SIGSTOP') throw new RuntimeError(`${sig} cannot be caught`);
     this.removeSignalHandler(sig);
     const listener = (): void => {
       if (!this.#closed) this.callSoon(cb, ...args);
@@ -765,6 +772,12 @@ export class EventLoop {
 }
 
 function noop(): void {}
+
+/** asyncio's check: a callback that is not callable fails where it is scheduled, not later in
+ *  the loop with nobody to tell. */
+function notCallable(method: string, cb: unknown): TypeError {
+  return new TypeError(`a function was expected by ${method}(), got ${typeof cb === 'string' ? JSON.stringify(cb) : String(cb)}`);
+}
 
 /** Project only. What loop.close({ strict: true }) found left behind, one line each in `leaks`. */
 export class LeakError extends Error {

@@ -33,6 +33,12 @@ let taskCounter = 0;
 /** What createTask accepts. */
 export type TaskBody<T> = Coroutine<T> | PromiseLike<T> | (() => Coroutine<T> | PromiseLike<T> | T);
 
+
+/** The body of a task made from a Future. */
+function* awaitFuture<T>(f: Future<T>): Coroutine<T> {
+  return yield* f;
+}
+
 /** asyncio: `Task`. Made by `createTask`; do not construct directly. */
 export class Task<T> extends Future<T> implements Waiter {
   // Fields are assigned in the constructor, not by class-field initializers (see Future).
@@ -92,6 +98,11 @@ export class Task<T> extends Future<T> implements Waiter {
     if (isGenerator(body)) {
       this._tKind = GENERATOR;
       this._tCoro = body as Coroutine<T>;
+    } else if (body instanceof Future) {
+      // A Tulip Future is awaited, not adopted as a promise: cancelling the task cancels the
+      // future too (a lock's acquire() must not stay queued for a task that is gone).
+      this._tKind = GENERATOR;
+      this._tCoro = awaitFuture(body as Future<T>);
     } else if (isThenable(body)) {
       this._tKind = PROMISE;
       this._tStart = () => body;

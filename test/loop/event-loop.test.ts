@@ -224,6 +224,15 @@ test('bad arguments are refused with TypeError', (t) => {
   t.throws(() => loop.callAt('1' as any, () => {}), { instanceOf: TypeError });
   t.throws(() => loop.createTask(42 as any), { instanceOf: TypeError });
   t.throws(() => loop.addSignalHandler('SIGUSR2', 5 as any), { instanceOf: TypeError });
+  // a callback that is not a function fails where it is scheduled (asyncio), not in the loop
+  t.throws(() => loop.callSoon(42 as any), { instanceOf: TypeError, message: /function was expected by callSoon\(\), got 42/ });
+  t.throws(() => loop.callLater(1, 'cb' as any), { instanceOf: TypeError, message: /got "cb"/ });
+  t.is(loop._readyCount(), 0, 'nothing was queued');
+  t.is(loop.scheduledTimers(), 0);
+  // a name that is no signal would be an event that never fires; SIGKILL cannot be caught
+  t.throws(() => loop.addSignalHandler('SIGFOO' as any, () => {}), { instanceOf: RangeError, message: /not a signal: SIGFOO/ });
+  t.throws(() => loop.addSignalHandler('SIGKILL', () => {}), { instanceOf: RuntimeError, message: /cannot be caught/ });
+  t.false(loop.removeSignalHandler('SIGFOO'));
   loop.close();
 });
 

@@ -2,9 +2,13 @@
 import test from 'ava';
 import {
   createTask, currentTask, allTasks, sleep, CancelledError, RuntimeError, ensureFuture, fromPromise,
-  Task, type Coroutine, type Future,
+  Task, Lock, type Coroutine, type Future,
 } from '../../src/index.js';
 import { makeLoop, runVirtual } from '../helpers/run-virtual.js';
+
+function* settle<T>(f: Future<T>): Coroutine<unknown> {
+  try { return yield* f; } catch (e) { return e; }
+}
 
 test('a generator task returns its value; it starts in the next batch, not inline', async (t) => {
   const order: string[] = [];
@@ -75,6 +79,27 @@ test('cancelling a task that waits on another task cancels that one', async (t) 
     yield* sleep(0);
     t.true(inner.cancelled());
     t.true(outer.cancelled());
+  });
+});
+
+test('a task made from a Future awaits it: cancelling the task cancels the future', async (t) => {
+  // createTask(lock.acquire()) cancelled must not leave the acquire queued: the lock would then
+  // go to a waiter nobody holds, and stay locked for good.
+  await runVirtual(t, function* () {
+    const lock = new Lock();
+    yield* lock.acquire();
+    const acquiring = lock.acquire();
+    const task = createTask(acquiring);
+    t.not(task as Future<unknown>, acquiring as Future<unknown>);
+    yield* sleep(0);
+    task.cancel();
+    const error = yield* settle(task);
+    t.true(error instanceof CancelledError);
+    t.true(acquiring.cancelled());
+    lock.release();
+    t.false(lock.locked(), 'the lock is free, not handed to the cancelled acquire');
+    const done = createTask(sleep(0.5, 'v'));
+    t.is(yield* done, 'v', 'a future that completes gives the task its result');
   });
 });
 
