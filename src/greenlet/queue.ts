@@ -170,8 +170,7 @@ export class Channel<T = unknown> {
   put(item: T, options: Opts = {}): Future<void> {
     const { block = true, timeout = null } = optionsOf('put', options, '{ block, timeout }');
     const out = new BridgeFuture<void>(hubLoop());
-    let getter = this.#getters.shift();
-    while (getter !== undefined && getter.done()) getter = this.#getters.shift(); // killed while waiting
+    const getter = this.#nextGetter();
     if (getter !== undefined) {
       getter._finish(item);
       out._finish(undefined);
@@ -187,8 +186,7 @@ export class Channel<T = unknown> {
   get(options: Opts = {}): Future<T> {
     const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
     const out = new BridgeFuture<T>(hubLoop());
-    let putter = this.#putters.shift();
-    while (putter !== undefined && putter.fut.done()) putter = this.#putters.shift(); // killed: not delivered
+    const putter = this.#nextPutter();
     if (putter !== undefined) {
       putter.fut._finish(undefined);
       out._finish(putter.item);
@@ -198,5 +196,32 @@ export class Channel<T = unknown> {
     this.#getters.push(out);
     expireWaiter(this.#getters, out, out, timeout, () => new Empty());
     return out;
+  }
+
+  /** gevent: `Channel.put_nowait(item)`: hands the item to a waiting getter, else raises Full. */
+  putNowait(item: T): void {
+    const getter = this.#nextGetter();
+    if (getter === undefined) throw new Full();
+    getter._finish(item);
+  }
+
+  /** gevent: `Channel.get_nowait()`: takes a waiting putter's item, else raises Empty. */
+  getNowait(): T {
+    const putter = this.#nextPutter();
+    if (putter === undefined) throw new Empty();
+    putter.fut._finish(undefined);
+    return putter.item;
+  }
+
+  #nextGetter(): BridgeFuture<T> | undefined {
+    let getter = this.#getters.shift();
+    while (getter !== undefined && getter.done()) getter = this.#getters.shift(); // killed while waiting
+    return getter;
+  }
+
+  #nextPutter(): { item: T; fut: BridgeFuture<void> } | undefined {
+    let putter = this.#putters.shift();
+    while (putter !== undefined && putter.fut.done()) putter = this.#putters.shift(); // killed: not delivered
+    return putter;
   }
 }

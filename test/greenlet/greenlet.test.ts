@@ -180,7 +180,7 @@ test('Queue with block/timeout raises Empty/Full; a timed-out put does not inser
   });
 });
 
-test('JoinableQueue.join waits for taskDone; Channel is a rendezvous', async (t) => {
+test('JoinableQueue.join waits for taskDone; Channel is a rendezvous (putNowait/getNowait with a partner only)', async (t) => {
   const order: string[] = [];
   await runVirtual(t, function* ({ loop }) {
     const jq = new JoinableQueue<number>();
@@ -205,6 +205,17 @@ test('JoinableQueue.join waits for taskDone; Channel is a rendezvous', async (t)
     t.is(ch.getters, 1);
     yield* ch.put('direct');
     t.is(yield* g, 'direct');
+    // gevent's put_nowait/get_nowait: only with a partner already waiting
+    t.throws(() => ch.putNowait('nobody'), { instanceOf: Full });
+    t.throws(() => ch.getNowait(), { instanceOf: Empty });
+    const g2 = spawn(function* () { return yield* ch.get(); });
+    yield* sleep(0);
+    ch.putNowait('now');
+    t.is(yield* g2, 'now');
+    const p2 = spawn(function* () { yield* ch.put('taken'); return 'put done'; });
+    yield* sleep(0);
+    t.is(ch.getNowait(), 'taken');
+    t.is(yield* p2, 'put done');
   });
   t.deepEqual(order, ['done 0', 'done 1', 'done 2', 'put returned']);
 });
