@@ -93,7 +93,7 @@ test('readUntil past the limit raises LimitOverrunError and keeps the data; read
   });
 });
 
-test('setException fails the waiting read and later ones', async (t) => {
+test('setException fails the waiting read and later ones, after the bytes already buffered', async (t) => {
   await runVirtual(t, function* ({ loop }) {
     const r = new StreamReader();
     const pending = r.read(10);
@@ -101,6 +101,13 @@ test('setException fails the waiting read and later ones', async (t) => {
     t.is(((yield* settle(pending)) as Error).message, 'reset');
     t.is((r.exception() as Error).message, 'reset');
     t.is(((yield* settle(r.readLine())) as Error).message, 'reset');
+    // bytes that arrived before the failure are handed over first (asyncio drops them)
+    const r2 = new StreamReader();
+    r2.feedData(Buffer.from('kept\npartial'));
+    r2.setException(new Error('reset'));
+    t.is((yield* r2.readLine()).toString(), 'kept\n');
+    t.is((yield* r2.read(100)).toString(), 'partial');
+    t.is(((yield* settle(r2.read(1))) as Error).message, 'reset');
   });
 });
 
