@@ -135,15 +135,40 @@ export interface Rewritten {
   kept: string[];
 }
 
-/** WARP's header rewrite, with the hop-by-hop fixes. */
+/** The authority of an absolute-form target (`http://authority/...`), or null for origin-form.
+ *  400 for another scheme (https goes through CONNECT), userinfo (RFC 9110 §4.2.4: treat it as
+ *  an error; it hides the real host) or an empty authority. */
+export function targetAuthority(target: string): string | null {
+  if (target.startsWith('/')) return null;
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/.exec(target);
+  if (m === null) throw new HttpError(400, `malformed request target: ${JSON.stringify(target.slice(0, 80))}`);
+  if (m[1]!.toLowerCase() !== 'http') throw new HttpError(400, `${m[1]}:// targets are not proxied (https goes through CONNECT)`);
+  if (m[2]!.includes('@')) throw new HttpError(400, 'userinfo in the request target');
+  if (m[2] === '') throw new HttpError(400, 'no host in the request target');
+  return m[2]!;
+}
+
+/** WARP's header rewrite, with the hop-by-hop fixes and RFC 9112's rules for a proxy (§3.2,
+ *  §3.2.2, §6.3): more than one Host is a 400; an HTTP/1.1 request without Host is a 400; in
+ *  absolute-form the target's authority decides where the request goes and which Host is sent
+ *  (WARP's original followed the Host header); Transfer-Encoding with Content-Length is refused
+ *  (a body framed two ways is how requests are smuggled past a proxy). */
 export function rewrite(head: RequestHead): Rewritten {
   let host: string | null = null;
+  let hosts = 0, framings = 0;
   const named = new Set<string>();
   for (const h of head.headers) {
     const lower = h.name.toLowerCase();
-    if (lower === 'host') host = h.value;
-    else if (lower === 'connection') for (const token of h.value.split(',')) named.add(token.trim().toLowerCase());
+    if (lower === 'host') {
+      host = h.value;
+      hosts++;
+    } else if (lower === 'connection') for (const token of h.value.split(',')) named.add(token.trim().toLowerCase());
+    else if (lower === 'transfer-encoding' || lower === 'content-length') framings |= lower === 'content-length' ? 1 : 2;
   }
+  if (hosts > 1) throw new HttpError(400, 'more than one Host header');
+  if (framings === 3) throw new HttpError(400, 'both Transfer-Encoding and Content-Length');
+  if (host === null && head.version !== 'HTTP/1.0') throw new HttpError(400, 'missing Host header');
+  host = targetAuthority(head.target) ?? host;
   if (host === null || host === '') throw new HttpError(400, 'missing Host header');
   const kept: string[] = [];
   let sawConnection = false;

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { StreamReader, type Coroutine } from '../../src/index.js';
 import {
-  readHead, parseHead, rewrite, parseAuthority, targetPath, decoyHeaders, DECOY_LINE, hostPieces, errorResponse, HttpError,
+  readHead, parseHead, rewrite, parseAuthority, targetPath, targetAuthority, decoyHeaders, DECOY_LINE, hostPieces, errorResponse, HttpError,
 } from '../../examples/warp-proxy/http-head.js';
 import { runVirtual } from '../helpers/run-virtual.js';
 
@@ -64,7 +64,7 @@ test('parseAuthority: default ports, IPv6 literals, bad ports', (t) => {
 
 test('rewrite: Host moved out, Proxy-Connection and hop-by-hop gone, keep-alive -> close in place', (t) => {
   const head = parseHead([
-    'GET http://up:81/x HTTP/1.1', 'Host: first', 'User-Agent: u', 'Connection: keep-alive, X-Secret',
+    'GET http://up:81/x HTTP/1.1', 'User-Agent: u', 'Connection: keep-alive, X-Secret',
     'Proxy-Connection: keep-alive', 'Proxy-Authorization: Basic abc', 'Keep-Alive: 5', 'X-Secret: s', 'Host: up:81', 'Accept: */*',
   ]);
   const rw = rewrite(head);
@@ -75,6 +75,29 @@ test('rewrite: Host moved out, Proxy-Connection and hop-by-hop gone, keep-alive 
   const appended = rewrite(parseHead(['GET / HTTP/1.1', 'Host: h']));
   t.deepEqual(appended.kept, ['Connection: close'], 'a Host-only request is served, with Connection: close');
   t.is(t.throws(() => rewrite(parseHead(['GET / HTTP/1.1', 'Accept: x'])), { instanceOf: HttpError })!.status, 400);
+});
+
+test("rewrite follows RFC 9112's proxy rules: the target's authority wins, one Host, one framing", (t) => {
+  const status = (lines: string[]) => {
+    try { rewrite(parseHead(lines)); return 'ok'; } catch (e) { return `${(e as HttpError).status} ${(e as HttpError).message}`; }
+  };
+  // absolute-form: where the request goes and the Host sent come from the target (§3.2.2)
+  const rw = rewrite(parseHead(['GET http://a.example:8080/p?q HTTP/1.1', 'Host: b.example']));
+  t.is(rw.host, 'a.example:8080');
+  t.deepEqual(rw.upstream, { host: 'a.example', port: 8080 });
+  t.is(rw.path, '/p?q');
+  // HTTP/1.0 needs no Host when the target names the host; HTTP/1.1 always does (§3.2)
+  t.is(rewrite(parseHead(['GET http://a.example/ HTTP/1.0'])).host, 'a.example');
+  t.regex(status(['GET http://a.example/ HTTP/1.1']), /^400 missing Host/);
+  t.regex(status(['GET / HTTP/1.0']), /^400 missing Host/);
+  t.regex(status(['GET http://a/ HTTP/1.1', 'Host: a', 'Host: b']), /^400 more than one Host/);
+  t.regex(status(['POST http://a/ HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked', 'Content-Length: 5']), /^400 both Transfer-Encoding and Content-Length/);
+  t.regex(status(['GET http://user:pw@a/ HTTP/1.1', 'Host: a']), /^400 userinfo/);
+  t.regex(status(['GET https://a/ HTTP/1.1', 'Host: a']), /^400 https:\/\/ targets are not proxied/);
+  t.regex(status(['GET http:///x HTTP/1.1', 'Host: a']), /^400 no host/);
+  t.is(status(['POST http://a/ HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked']), 'ok');
+  t.is(targetAuthority('/x'), null);
+  t.is(targetAuthority('HTTP://[::1]:81/'), '[::1]:81');
 });
 
 test('decoys are 32 lines of X-<16 A-Z>: <128 A-Za-z0-9>, new every time', (t) => {

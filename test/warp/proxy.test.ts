@@ -174,11 +174,12 @@ test('a real request is rewritten and relayed; the log line is written; nothing 
   });
 });
 
-test('error answers: 400 malformed or no Host, 502 unreachable, 504 silent upstream', async (t) => {
+test('error answers: 400 malformed, no Host or two, 502 unreachable, 504 silent upstream', async (t) => {
   await withProxy(t, { idleTimeout: 0.3 }, function* ({ port }) {
     t.regex(yield* exchange(port, 'GARBAGE\r\n\r\n'), /^HTTP\/1\.1 400 /);
     t.regex(yield* exchange(port, 'GET http://x/ HTTP/1.1\r\nAccept: */*\r\n\r\n'), /^HTTP\/1\.1 400 .*missing Host/s);
-    t.regex(yield* exchange(port, 'GET http://x/ HTTP/1.1\r\nHost: x:99999\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    t.regex(yield* exchange(port, 'GET http://x:99999/ HTTP/1.1\r\nHost: x:99999\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    t.regex(yield* exchange(port, 'GET http://x/ HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n'), /^HTTP\/1\.1 400 .*more than one Host/s);
     const closed = yield* origin(function* () {});
     const deadPort = closed.sockets[0]!.port;
     closed.close();
