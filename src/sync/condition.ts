@@ -47,7 +47,9 @@ export class Condition {
     if (!this.#lock.locked()) throw new RuntimeError('cannot wait on un-acquired lock');
     const w = enqueue<true>(this.#waiters);
     this.#lock.release();
-    return getEventLoop().createTask(this.#waitThenReacquire(w), { name: 'Condition.wait' });
+    const task = getEventLoop().createTask(this.#waitThenReacquire(w), { name: 'Condition.wait' });
+    task._startFirst = true; // cancelled before its first step, it must still reacquire the lock
+    return task;
   }
 
   *#waitThenReacquire(w: WaiterFuture<true>): Coroutine<true> {

@@ -55,6 +55,11 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal async-function tasks that can be interrupted (greenlets): rejects the current await */
   declare _tInterruptAwait: ((error: unknown) => void) | null;
   /** @internal */ declare _tStarted: boolean;
+  /** @internal A cancel that arrives before the first step is delivered at the body's first wait
+   *  instead of before its first line: for the library's helper tasks whose body must run to
+   *  keep an invariant (Condition.wait reacquires its lock in a finally). User tasks keep
+   *  asyncio's rule: cancelled before they start, they never run. */
+  declare _startFirst: boolean;
   /** @internal the future it waits on completed and queued this task (see _wakeSoon). A flag,
    *  not the future: storing a young future into an old task costs a write barrier per wake. */
   declare _tWaking: boolean;
@@ -89,6 +94,7 @@ export class Task<T> extends Future<T> implements Waiter {
     this._tInterruptAwait = null;
     this._tStarted = false;
     this._tWaking = false;
+    this._startFirst = false;
     this._tPrev = null;
     this._tNext = null;
     this._tGroupSlot = -1;
@@ -308,7 +314,11 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 
   #step(error: unknown, hasError: boolean): void {
-    if (!this._tStarted) this._tStarted = true;
+    let first = false;
+    if (!this._tStarted) {
+      this._tStarted = true;
+      first = true;
+    }
     if (this._tKind !== GENERATOR) {
       this.#startAsync();
       return;
@@ -317,7 +327,7 @@ export class Task<T> extends Future<T> implements Waiter {
       error = this._tThrowNext;
       this._tThrowNext = undefined;
       hasError = true;
-    } else if (this._tMustCancel) {
+    } else if (this._tMustCancel && !(first && this._startFirst)) { // else #park delivers it
       this._tMustCancel = false;
       error = this.#makeCancelledError();
       hasError = true;

@@ -183,6 +183,32 @@ test('Condition.wait() cancelled reacquires the lock, then raises CancelledError
   });
 });
 
+test('Condition.wait() cancelled in the very turn it was called still returns holding the lock', async (t) => {
+  // wait() releases the lock at once and finishes in a helper task; a cancel that reaches that
+  // task before its first step used to end it there, without reacquiring: the caller's finally
+  // then released a lock it did not hold (RuntimeError) and the lock was free under it.
+  await runVirtual(t, function* () {
+    const cond = new Condition(new Lock());
+    const seen: string[] = [];
+    const w = createTask(function* () {
+      yield* cond.acquire();
+      try {
+        yield* cond.wait();
+      } catch (e) {
+        seen.push(`raised ${(e as Error).name} holding=${cond.locked()}`);
+        throw e;
+      } finally {
+        cond.release();
+      }
+    }());
+    yield* sleep(0); // w runs up to wait(); its helper task has not started yet
+    w.cancel();
+    t.true((yield* settle(w)) instanceof CancelledError);
+    t.deepEqual(seen, ['raised CancelledError holding=true']);
+    t.false(cond.locked());
+  });
+});
+
 test('Condition: a notified waiter cancelled before it resumes passes the notification on', async (t) => {
   const order: string[] = [];
   await runVirtual(t, function* () {
