@@ -113,16 +113,44 @@ export function parseAuthority(value: string, defaultPort: number): Authority {
   return { host, port };
 }
 
-/** The path and query to send upstream: from an absolute URI or an origin-form target. */
-export function targetPath(target: string): string {
-  if (target.startsWith('/')) return target;
-  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(target);
+/** scheme :// authority, then path, query and fragment. */
+const ABSOLUTE_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
+
+/** An absolute-form target split by ABSOLUTE_FORM; null for origin-form; 400 for anything else. */
+function splitTarget(target: string): RegExpExecArray | null {
+  if (target.startsWith('/')) return null;
+  const m = ABSOLUTE_FORM.exec(target);
   if (m === null) throw new HttpError(400, `malformed request target: ${JSON.stringify(target.slice(0, 80))}`);
-  let rest = m[1]!;
+  return m;
+}
+
+function pathOf(target: string, m: RegExpExecArray | null): string {
+  if (m === null) return target;
+  let rest = m[3]!;
   const hash = rest.indexOf('#');
   if (hash >= 0) rest = rest.slice(0, hash);
   if (rest === '' || rest.startsWith('?')) rest = '/' + rest;
   return rest;
+}
+
+/** 400 for another scheme (https goes through CONNECT), userinfo (RFC 9110 §4.2.4: treat it as
+ *  an error; it hides the real host) or an empty authority. */
+function authorityOf(m: RegExpExecArray | null): string | null {
+  if (m === null) return null;
+  if (m[1]!.toLowerCase() !== 'http') throw new HttpError(400, `${m[1]}:// targets are not proxied (https goes through CONNECT)`);
+  if (m[2]!.includes('@')) throw new HttpError(400, 'userinfo in the request target');
+  if (m[2] === '') throw new HttpError(400, 'no host in the request target');
+  return m[2]!;
+}
+
+/** The path and query to send upstream: from an absolute URI or an origin-form target. */
+export function targetPath(target: string): string {
+  return pathOf(target, splitTarget(target));
+}
+
+/** The authority of an absolute-form target (`http://authority/...`), or null for origin-form. */
+export function targetAuthority(target: string): string | null {
+  return authorityOf(splitTarget(target));
 }
 
 const HOP_BY_HOP = new Set(['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
@@ -133,19 +161,6 @@ export interface Rewritten {
   path: string;
   /** Header lines to send after the Host line, in order, without CRLF. */
   kept: string[];
-}
-
-/** The authority of an absolute-form target (`http://authority/...`), or null for origin-form.
- *  400 for another scheme (https goes through CONNECT), userinfo (RFC 9110 §4.2.4: treat it as
- *  an error; it hides the real host) or an empty authority. */
-export function targetAuthority(target: string): string | null {
-  if (target.startsWith('/')) return null;
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/.exec(target);
-  if (m === null) throw new HttpError(400, `malformed request target: ${JSON.stringify(target.slice(0, 80))}`);
-  if (m[1]!.toLowerCase() !== 'http') throw new HttpError(400, `${m[1]}:// targets are not proxied (https goes through CONNECT)`);
-  if (m[2]!.includes('@')) throw new HttpError(400, 'userinfo in the request target');
-  if (m[2] === '') throw new HttpError(400, 'no host in the request target');
-  return m[2]!;
 }
 
 /** WARP's header rewrite, with the hop-by-hop fixes and RFC 9112's rules for a proxy (§3.2,
@@ -168,7 +183,8 @@ export function rewrite(head: RequestHead): Rewritten {
   if (hosts > 1) throw new HttpError(400, 'more than one Host header');
   if (framings === 3) throw new HttpError(400, 'both Transfer-Encoding and Content-Length');
   if (host === null && head.version !== 'HTTP/1.0') throw new HttpError(400, 'missing Host header');
-  host = targetAuthority(head.target) ?? host;
+  const target = splitTarget(head.target);
+  host = authorityOf(target) ?? host;
   if (host === null || host === '') throw new HttpError(400, 'missing Host header');
   const kept: string[] = [];
   let sawConnection = false;
@@ -184,7 +200,7 @@ export function rewrite(head: RequestHead): Rewritten {
     kept.push(h.raw);
   }
   if (!sawConnection) kept.push('Connection: close');
-  return { host, upstream: parseAuthority(host, 80), path: targetPath(head.target), kept };
+  return { host, upstream: parseAuthority(host, 80), path: pathOf(head.target, target), kept };
 }
 
 const UPPER = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ');

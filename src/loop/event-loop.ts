@@ -184,7 +184,7 @@ export class EventLoop {
 
   /** asyncio: `loop.call_soon`. Runs `cb(...args)` in the next batch, FIFO. */
   callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A): Handle {
-    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    this._checkOpen();
     if (typeof cb !== 'function') throw notCallable('callSoon', cb);
     const h = new Handle(cb as (...a: any[]) => unknown, args, this);
     this._pushReady(h);
@@ -199,7 +199,7 @@ export class EventLoop {
 
   /** asyncio: `loop.call_at`. Runs `cb(...args)` when `time()` reaches `when`. */
   callAt<A extends unknown[]>(when: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {
-    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    this._checkOpen();
     if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`when must be a number of seconds, got ${String(when)}`);
     if (typeof cb !== 'function') throw notCallable('callAt/callLater', cb);
     const h = new TimerHandle(when, this.#timerSeq++, cb as (...a: any[]) => unknown, args, this);
@@ -242,7 +242,7 @@ export class EventLoop {
 
   /** asyncio: `loop.create_task`. Accepts a coroutine, a promise, or a function returning either. */
   createTask<T>(body: TaskBody<T>, options: { name?: string; /** @internal */ _plain?: boolean; /** @internal */ _siteKey?: object } = {}): Task<T> {
-    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    this._checkOpen();
     return new Task<T>(body, this, options.name, options._plain, options._siteKey);
   }
 
@@ -311,7 +311,7 @@ export class EventLoop {
 
   /** asyncio: `loop.run_until_complete`. Runs the loop until `x` is done; its result. */
   async runUntilComplete<T>(x: Awaitable<T> | (() => Awaitable<T>)): Promise<T> {
-    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    this._checkOpen();
     const fut = ensureFutureOn(x, this);
     const stop = (): void => this.stop();
     fut.addDoneCallback(stop);
@@ -706,7 +706,7 @@ export class EventLoop {
 
   /** asyncio: `loop.add_signal_handler`. `cb(...args)` runs as a loop callback on each delivery. */
   addSignalHandler<A extends unknown[]>(sig: NodeJS.Signals, cb: (...args: A) => unknown, ...args: A): void {
-    if (this.#closed) throw new RuntimeError('Event loop is closed');
+    this._checkOpen();
     if (typeof cb !== 'function') throw new TypeError(`signal handler must be a function, got ${String(cb)}`);
     // asyncio: ValueError for a name that is no signal, RuntimeError for one that cannot be
     // caught. Node would take the first as an ordinary event name that never fires.
