@@ -5,10 +5,9 @@
 // Both are built on Tulip Futures, so a Tulip task can `yield*` or `await` them as well.
 
 import type { Future } from '../tasks/future.js';
-import { BridgeFuture, hubLoop } from './hub.js';
+import { BridgeFuture, blockOptions, hubLoop, type BlockOptions } from './hub.js';
 import { waitReady } from './greenlet.js';
 import { Timeout } from './timeout.js';
-import { optionsOf } from '../tasks/options.js';
 
 /** gevent: `gevent.event.Event`. */
 export class Event {
@@ -91,8 +90,8 @@ export class AsyncResult<T = unknown> {
   }
 
   /** gevent: `AsyncResult.get(block=True, timeout=None)`. */
-  get(options: { block?: boolean; timeout?: number | null } = {}): Future<T> {
-    const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
+  get(options: BlockOptions = {}): Future<T> {
+    const { block, timeout } = blockOptions('get', options);
     const out = new BridgeFuture<T>(this.#fut.getLoop());
     const settle = (): void => {
       if (out.done()) return;

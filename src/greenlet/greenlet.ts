@@ -23,8 +23,7 @@ import type { Future } from '../tasks/future.js';
 import type { Task, TaskBody } from '../tasks/task.js';
 import type { Group, Pool } from './group.js';
 import { isAsyncFunction, isGeneratorFunction, type Coroutine, type Yieldable } from '../tasks/coroutine.js';
-import { BridgeFuture, GreenletExit, SharedBridgeFuture, hubLoop } from './hub.js';
-import { optionsOf } from '../tasks/options.js';
+import { BridgeFuture, GreenletExit, SharedBridgeFuture, blockOptions, hubLoop, type BlockOptions } from './hub.js';
 
 /** What a greenlet runs: a generator function, an async function, or a plain function. */
 export type GreenletBody<T, A extends unknown[]> = (...args: A) => Coroutine<T> | PromiseLike<T> | T;
@@ -244,8 +243,8 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
 
   /** gevent: `Greenlet.get(block, timeout)`. The value, or raises the exception; raises Timeout
    *  if it is not dead in time (at once with `block: false`). */
-  get(options: { block?: boolean; timeout?: number | null } = {}): Future<T> {
-    const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
+  get(options: BlockOptions = {}): Future<T> {
+    const { block, timeout } = blockOptions('get', options);
     const loop = this.#loop;
     const out = new BridgeFuture<T>(loop);
     const settle = (): void => {
@@ -262,8 +261,8 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
   /** gevent: `Greenlet.kill(exception=GreenletExit, block=True, timeout=None)`. Raises
    *  `exception` inside the greenlet at its current wait; a greenlet not started yet never runs.
    *  With `block` the Future resolves (to true) once it is dead. */
-  kill(exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
-    const { block = true, timeout = null } = optionsOf('kill', options, '{ block, timeout }');
+  kill(exception: unknown = GreenletExit, options: BlockOptions = {}): Future<boolean> {
+    const { block, timeout } = blockOptions('kill', options);
     const error = typeof exception === 'function' ? new (exception as new () => unknown)() : exception;
     if (this.#state === 'new' || this.#state === 'scheduled') {
       this.#later?.cancel();

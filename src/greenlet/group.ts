@@ -10,10 +10,9 @@
 import type { Future } from '../tasks/future.js';
 import { Roster } from '../loop/roster.js';
 import { Semaphore as SyncSemaphore } from '../sync/semaphore.js';
-import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
+import { BridgeFuture, GreenletExit, blockOptions, hubLoop, type BlockOptions } from './hub.js';
 import { Greenlet, waitReady, type GreenletBody } from './greenlet.js';
 import { wait, type FutureIterator } from './waiting.js';
-import { optionsOf } from '../tasks/options.js';
 
 /** gevent: `gevent.pool.Group`. */
 export class Group {
@@ -96,19 +95,19 @@ export class Group {
   }
 
   /** gevent: `Group.kill(exception=GreenletExit, block=True, timeout=None)`. */
-  kill(exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
-    options = optionsOf('kill', options, '{ block, timeout }');
+  kill(exception: unknown = GreenletExit, options: BlockOptions = {}): Future<boolean> {
+    const { block, timeout } = blockOptions('kill', options);
     this._stopFeeding();
     const members = this._members.toArray();
     for (const g of members) g.kill(exception, { block: false });
     const out = new BridgeFuture<boolean>(hubLoop());
-    if (options.block === false) { out._finish(false); return out; }
-    wait(members, { timeout: options.timeout ?? null }).addDoneCallback((f) => out._finish((f as Future<unknown[]>).result().length === members.length));
+    if (!block) { out._finish(false); return out; }
+    wait(members, { timeout }).addDoneCallback((f) => out._finish((f as Future<unknown[]>).result().length === members.length));
     return out;
   }
 
   /** gevent: `Group.killone(greenlet, ...)`. */
-  killone(g: Greenlet<any>, exception: unknown = GreenletExit, options: { block?: boolean; timeout?: number | null } = {}): Future<boolean> {
+  killone(g: Greenlet<any>, exception: unknown = GreenletExit, options: BlockOptions = {}): Future<boolean> {
     return g.kill(exception, options);
   }
 

@@ -16,6 +16,16 @@ import { kControlFlow, type CancelReason } from '../tasks/errors.js';
 import { giveBackGrant } from '../tasks/chain.js';
 import { currentTask } from '../tasks/create-task.js';
 import type { Greenlet } from './greenlet.js';
+import { optionsOf } from '../tasks/options.js';
+
+/** gevent's `block=True, timeout=None` keywords, as the bridge takes them. */
+export interface BlockOptions { block?: boolean; timeout?: number | null }
+
+/** `options` checked (an object, see tasks/options.ts) and defaulted: block, no timeout. */
+export function blockOptions(fn: string, options: BlockOptions | undefined): { block: boolean; timeout: number | null } {
+  const { block = true, timeout = null } = optionsOf(fn, options, '{ block, timeout }');
+  return { block, timeout };
+}
 
 /** gevent: `GreenletExit`. Raised inside a greenlet by `kill()`; a greenlet that ends with it
  *  counts as successful, with the GreenletExit as its value. */

@@ -11,11 +11,9 @@ import type { TimerHandle } from '../loop/handle.js';
 import { Queue as SyncQueue } from '../sync/queue.js';
 import { QueueEmpty, QueueFull } from '../sync/errors.js';
 import { copyOutcome } from '../tasks/chain.js';
-import { BridgeFuture, Empty, Full, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
+import { BridgeFuture, Empty, Full, MirrorFuture, blockOptions, giveBackInner, hubLoop, type BlockOptions } from './hub.js';
 import { waitReady } from './greenlet.js';
-import { optionsOf } from '../tasks/options.js';
 
-interface Opts { block?: boolean; timeout?: number | null }
 
 /** Mirrors `inner` into a bridge future, mapping a timeout to `onTimeout()`. */
 function bounded<T>(inner: Future<T>, timeout: number | null, onTimeout: () => unknown): BridgeFuture<T> {
@@ -68,8 +66,8 @@ export class Queue<T = unknown> {
   full(): boolean { return this._q.full(); }
 
   /** gevent: `Queue.put(item, block=True, timeout=None)`; raises Full. */
-  put(item: T, options: Opts = {}): Future<void> {
-    const { block = true, timeout = null } = optionsOf('put', options, '{ block, timeout }');
+  put(item: T, options: BlockOptions = {}): Future<void> {
+    const { block, timeout } = blockOptions('put', options);
     if (!block) {
       const out = new BridgeFuture<void>(hubLoop());
       try { this.putNowait(item); out._finish(undefined); } catch (e) { out._fail(e); }
@@ -88,8 +86,8 @@ export class Queue<T = unknown> {
   }
 
   /** gevent: `Queue.get(block=True, timeout=None)`; raises Empty. */
-  get(options: Opts = {}): Future<T> {
-    const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
+  get(options: BlockOptions = {}): Future<T> {
+    const { block, timeout } = blockOptions('get', options);
     if (!block) {
       const out = new BridgeFuture<T>(hubLoop());
       try { out._finish(this.getNowait()); } catch (e) { out._fail(e); }
@@ -109,8 +107,8 @@ export class Queue<T = unknown> {
 
   /** gevent: `Queue.peek(block=True, timeout=None)`: the next item without removing it; waits
    *  for one to land in the queue (an item handed straight to a waiting getter never does). */
-  peek(options: Opts = {}): Future<T> {
-    const { block = true, timeout = null } = optionsOf('peek', options, '{ block, timeout }');
+  peek(options: BlockOptions = {}): Future<T> {
+    const { block, timeout } = blockOptions('peek', options);
     const loop = hubLoop();
     const out = new BridgeFuture<T>(loop);
     if (!this.empty() || !block) {
@@ -167,8 +165,8 @@ export class Channel<T = unknown> {
   /** Getters waiting. */
   get getters(): number { return this.#getters.length; }
 
-  put(item: T, options: Opts = {}): Future<void> {
-    const { block = true, timeout = null } = optionsOf('put', options, '{ block, timeout }');
+  put(item: T, options: BlockOptions = {}): Future<void> {
+    const { block, timeout } = blockOptions('put', options);
     const out = new BridgeFuture<void>(hubLoop());
     const getter = this.#nextGetter();
     if (getter !== undefined) {
@@ -183,8 +181,8 @@ export class Channel<T = unknown> {
     return out;
   }
 
-  get(options: Opts = {}): Future<T> {
-    const { block = true, timeout = null } = optionsOf('get', options, '{ block, timeout }');
+  get(options: BlockOptions = {}): Future<T> {
+    const { block, timeout } = blockOptions('get', options);
     const out = new BridgeFuture<T>(hubLoop());
     const putter = this.#nextPutter();
     if (putter !== undefined) {

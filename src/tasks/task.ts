@@ -33,7 +33,6 @@ let taskCounter = 0;
 /** What createTask accepts. */
 export type TaskBody<T> = Coroutine<T> | PromiseLike<T> | (() => Coroutine<T> | PromiseLike<T> | T);
 
-
 /** The body of a task made from a Future. */
 function* awaitFuture<T>(f: Future<T>): Coroutine<T> {
   return yield* f;
