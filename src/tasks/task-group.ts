@@ -83,7 +83,11 @@ export class TaskGroup {
     if (this.#state === 'exited') return false;
     const why = reason ?? { kind: 'parent-cancelled' };
     this.#cancelledBy ??= new CancelledError(msg, why);
-    this.#abort(why, msg);
+    // asyncio's order: the cancel reaches the body (the task inside `async with`) first, and
+    // its __aexit__ then cancels the children; a child's failure cancels children first.
+    const body = this.#body;
+    if (body !== null && !body.done()) body.cancel(msg, why);
+    this.#abort(why, msg, false);
     return true;
   }
 
@@ -117,11 +121,11 @@ export class TaskGroup {
     this.#maybeFinish();
   };
 
-  #abort(reason: CancelReason, msg?: string): void {
+  #abort(reason: CancelReason, msg?: string, cancelBody = true): void {
     this.#aborting = true;
     for (const child of this.#children.toArray()) child.cancel(msg, reason);
     const body = this.#body;
-    if (body !== null && !body.done()) body.cancel(msg, reason);
+    if (cancelBody && body !== null && !body.done()) body.cancel(msg, reason);
   }
 
   #maybeFinish(): void {

@@ -240,6 +240,12 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal the future this task waited on completed. */
   _wake(fut: Future<unknown>): void {
     this._tWaitingOn = null;
+    if (this._tMustCancel && fut.cancelled()) {
+      // A cancel() after the one that cancelled this wait: the wait's own CancelledError is
+      // delivered, so the first request's message wins (asyncio's __step keeps a CancelledError).
+      this._tMustCancel = false;
+      this._tCancelMsg = undefined;
+    }
     const abandon = fut._onAbandon;
     if (abandon !== null && (this._tMustCancel || this._tThrowNext !== undefined) && !fut.cancelled()) {
       // Granted (a lock, an item) but cancelled before resuming: CancelledError will be raised

@@ -270,6 +270,21 @@ test('Barrier: parties meet, each gets its index; the barrier cycles', async (t)
   });
 });
 
+test('Barrier: a cancelled waiter leaves; those that pass get each index once (asyncio can repeat one)', async (t) => {
+  await runVirtual(t, function* () {
+    const barrier = new Barrier(3);
+    const arrive = () => createTask(function* () { return yield* barrier.wait(); }());
+    const a = arrive(), b = arrive();
+    yield;
+    a.cancel();
+    yield;
+    t.is(barrier.nWaiting, 1);
+    const c = arrive(), d = arrive();
+    t.deepEqual((yield* gather(b, c, d)).sort(), [0, 1, 2]);
+    t.true(a.cancelled());
+  });
+});
+
 test('Barrier: reset() and abort() raise BrokenBarrierError in waiters', async (t) => {
   await runVirtual(t, function* () {
     const barrier = new Barrier(3);

@@ -158,6 +158,22 @@ test('cancelling() counts requests and uncancel() takes them back', async (t) =>
   });
 });
 
+test('a second cancel() while the first is delivered counts, but the first message arrives (asyncio)', async (t) => {
+  await runVirtual(t, function* () {
+    const seen: string[] = [];
+    const task = createTask(function* () {
+      try { yield* sleep(10); } catch (e) { seen.push((e as CancelledError).message); throw e; }
+    }());
+    yield;
+    task.cancel('why');
+    task.cancel('again');
+    t.is(task.cancelling(), 2);
+    const e = yield* settle(task);
+    t.deepEqual(seen, ['why']);
+    t.is((e as CancelledError).message, 'why');
+  });
+});
+
 test('an exception in a task is its result; result() re-raises it', async (t) => {
   await runVirtual(t, function* () {
     const task = createTask(function* () { yield; throw new TypeError('typed'); }());

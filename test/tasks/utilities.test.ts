@@ -333,6 +333,32 @@ test('taskGroup: a body error is added last; cancelling the group ends in Cancel
   });
 });
 
+test('taskGroup: a cancel from outside reaches the body before the children, a child failure the children first (asyncio order)', async (t) => {
+  await runVirtual(t, function* () {
+    const order: string[] = [];
+    const child = (name: string) => function* (): Coroutine<void> {
+      try { yield* sleep(5); } catch (e) { order.push(name); throw e; }
+    }();
+    const g = taskGroup(function* (tg) {
+      tg.createTask(child('a'));
+      tg.createTask(child('b'));
+      yield* child('body');
+    });
+    yield* sleep(1);
+    g.cancel();
+    t.true((yield* settle(g)) instanceof CancelledError);
+    t.deepEqual(order, ['body', 'a', 'b']);
+    order.length = 0;
+    const failed = yield* settle(taskGroup(function* (tg) {
+      tg.createTask(child('a'));
+      tg.createTask(function* () { yield* sleep(1); throw new Error('x'); }());
+      yield* child('body');
+    }));
+    t.true(failed instanceof AggregateError);
+    t.deepEqual(order, ['a', 'body']);
+  });
+});
+
 test('taskGroup.cancel({ grace }): no new tasks, work finishes within grace, the rest is cancelled as shutdown', async (t) => {
   await runVirtual(t, function* ({ loop }) {
     const log: string[] = [];
