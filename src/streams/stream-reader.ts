@@ -158,13 +158,17 @@ export class StreamReader {
     const maxSep = Math.max(...seps.map((s) => s.length));
     return this.#start(() => {
       const buf = this.#flat();
-      let end = -1;
+      let start = -1, end = -1;
       for (const sep of seps) {
         const i = buf.indexOf(sep);
-        if (i >= 0 && (end < 0 || i + sep.length < end)) end = i + sep.length;
+        if (i >= 0 && (end < 0 || i + sep.length < end)) {
+          start = i;
+          end = i + sep.length;
+        }
       }
       if (end >= 0) {
-        if (end > this.#limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', end);
+        // asyncio measures the data before the separator: `limit` bytes and the separator pass.
+        if (start > this.#limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', start);
         return this.#take(end);
       }
       if (buf.length - maxSep + 1 > this.#limit) {
@@ -182,9 +186,9 @@ export class StreamReader {
       const buf = this.#flat();
       const i = buf.indexOf(10);
       if (i >= 0) {
-        if (i + 1 > this.#limit) {
+        if (i > this.#limit) { // as readUntil: a line of `limit` bytes and its "\n" pass
           this.#take(i + 1);
-          throw new LimitOverrunError('Separator is found, but chunk is longer than limit', i + 1);
+          throw new LimitOverrunError('Separator is found, but chunk is longer than limit', i);
         }
         return this.#take(i + 1);
       }

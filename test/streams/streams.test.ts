@@ -78,7 +78,7 @@ test('readUntil past the limit raises LimitOverrunError and keeps the data; read
     r.feedData(Buffer.from('0123456789\nok\n'));
     const e = (yield* settle(r.readUntil('\n'))) as LimitOverrunError;
     t.true(e instanceof LimitOverrunError);
-    t.is(e.consumed, 11);
+    t.is(e.consumed, 10, 'asyncio: the separator\'s offset');
     t.is(r.buffered, 14, 'readUntil leaves the data in the buffer');
     t.true((yield* settle(r.readLine())) instanceof LimitOverrunError);
     t.is((yield* r.readLine()).toString(), 'ok\n', 'readLine dropped the over-long line');
@@ -88,6 +88,12 @@ test('readUntil past the limit raises LimitOverrunError and keeps the data; read
     t.is(e2.consumed, 8);
     t.true((yield* settle(r2.readLine())) instanceof LimitOverrunError);
     t.is(r2.buffered, 0);
+    // asyncio's boundary: `limit` bytes before the separator pass, one more does not.
+    const r3 = new StreamReader(4);
+    r3.feedData(Buffer.from('abcd\nwxyz==abcde\n'));
+    t.is((yield* r3.readLine()).toString(), 'abcd\n');
+    t.is((yield* r3.readUntil('==')).toString(), 'wxyz==');
+    t.is(((yield* settle(r3.readLine())) as LimitOverrunError).consumed, 5);
     t.throws(() => new StreamReader(0), { instanceOf: RangeError });
     t.throws(() => new StreamReader({ limit: 10 } as unknown as number), { instanceOf: TypeError, message: /number of bytes/ });
   });
