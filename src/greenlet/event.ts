@@ -42,12 +42,13 @@ export class Event {
     return `<gevent Event ${this.#flag ? 'set' : 'unset'}>`;
   }
 
-  /** gevent: `Event.wait(timeout=None)`: resolves to the flag (false on timeout). */
+  /** gevent: `Event.wait(timeout=None)`: true once the event was set while waiting (or before),
+   *  even if it was cleared again before the waiter ran; false on timeout. */
   wait(timeout?: number | null): Future<boolean> {
     const waiting = this.#waiters;
     const out = new BridgeFuture<boolean>(waiting.getLoop());
     out._what = this;
-    waitReady(waiting, timeout ?? null).addDoneCallback(() => { if (!out.done()) out._finish(this.#flag); });
+    waitReady(waiting, timeout ?? null).addDoneCallback(() => { if (!out.done()) out._finish(waiting.done()); });
     return out;
   }
 }

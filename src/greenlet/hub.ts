@@ -131,7 +131,7 @@ const pumps = new WeakMap<EventLoop, Pump>();
  *  stops (a top-level `await` that resumes during the loop's last batch). */
 export function driveWhileAwaited(fut: Future<unknown>): void {
   const loop = fut.getLoop();
-  if (fut.done() || loop.isClosed()) return;
+  if (fut.done() || loop.isClosed() || loop._userDriven) return; // the program runs this loop
   let pump = pumps.get(loop);
   if (pump === undefined) pumps.set(loop, (pump = { awaited: new Set(), driving: false }));
   if (loop.isRunning() && !pump.driving) return; // someone else runs it
@@ -149,7 +149,7 @@ export function driveWhileAwaited(fut: Future<unknown>): void {
 function start(loop: EventLoop, p: Pump): void {
   if (p.driving || loop.isRunning() || loop.isClosed()) return;
   p.driving = true;
-  loop.runForever().then(() => {
+  loop._runForever().then(() => {
     p.driving = false;
     if (p.awaited.size > 0) start(loop, p);
   }, () => { p.driving = false; });

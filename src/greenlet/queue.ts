@@ -170,8 +170,9 @@ export class Channel<T = unknown> {
     const out = new BridgeFuture<void>(hubLoop());
     const getter = this.#nextGetter();
     if (getter !== undefined) {
+      // A rendezvous, as gevent's: the putter resumes after the getter has run with the item.
       getter._finish(item);
-      out._finish(undefined);
+      getter.addDoneCallback(() => { if (!out.done()) out._finish(undefined); });
       return out;
     }
     if (!block) { out._fail(new Full()); return out; }

@@ -12,7 +12,7 @@ import type { Task } from '../tasks/task.js';
 import { currentTask } from '../tasks/create-task.js';
 import { RuntimeError } from '../tasks/errors.js';
 import { copyOutcome } from '../tasks/chain.js';
-import { isGeneratorFunction, type Coroutine } from '../tasks/coroutine.js';
+import { isGenerator, isGeneratorFunction, type Coroutine } from '../tasks/coroutine.js';
 import { BridgeFuture, hubLoop } from './hub.js';
 import { _setTimeoutFactory } from './greenlet.js';
 
@@ -83,7 +83,12 @@ export class Timeout extends Error {
   run<T>(body: () => PromiseLike<T>): Promise<T | undefined>;
   run<T>(body: () => Coroutine<T> | PromiseLike<T>): Coroutine<T | undefined> | Promise<T | undefined> {
     if (isGeneratorFunction(body)) return this.#runGen(body as () => Coroutine<T>);
-    return this.#runAsync(body as () => PromiseLike<T>);
+    // An arrow or method that returns a generator (`() => work(x)`) is a generator body too:
+    // only calling it tells. Calling it now runs nothing of a generator, and an async body
+    // only up to its first await, in this same turn, before any time can pass.
+    const made = body();
+    if (isGenerator(made)) return this.#runGen(() => made as Coroutine<T>);
+    return this.#runAsync(() => made as PromiseLike<T>);
   }
 
   *#runGen<T>(body: () => Coroutine<T>): Coroutine<T | undefined> {

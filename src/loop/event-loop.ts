@@ -159,6 +159,10 @@ export class EventLoop {
   #detachClock: (() => void) | null = null;
   /** The future runUntilComplete waits for (deadlock detection applies while it is pending). */
   #main: Future<unknown> | null = null;
+  /** @internal Set once runForever/runUntilComplete was called by the program (not by the
+   *  greenlet bridge's top-level pump): from then on the program drives this loop, and an
+   *  `await` on a bridge future never starts it behind the program's back. */
+  _userDriven = false;
   #deadlock: DeadlockError | null = null;
   #deadlockCheck: NodeJS.Immediate | null = null;
 
@@ -298,6 +302,12 @@ export class EventLoop {
 
   /** asyncio: `loop.run_forever`. Resolves after `stop()`. */
   runForever(): Promise<void> {
+    this._userDriven = true;
+    return this._runForever();
+  }
+
+  /** @internal runForever without claiming the loop for the program (the bridge's pump). */
+  _runForever(): Promise<void> {
     if (this.#closed) return Promise.reject(new RuntimeError('Event loop is closed'));
     if (this.#running) return Promise.reject(new RuntimeError('This event loop is already running'));
     this.#running = true;

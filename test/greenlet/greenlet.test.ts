@@ -9,7 +9,7 @@ import {
   signalHandler, type GreenSocket,
 } from '../../src/greenlet/index.js';
 import {
-  createTask, gather, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
+  createTask, gather, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
 } from '../../src/index.js';
 import { runVirtual, makeLoop } from '../helpers/run-virtual.js';
 
@@ -218,6 +218,34 @@ test('JoinableQueue.join waits for taskDone; Channel is a rendezvous (putNowait/
     t.is(yield* p2, 'put done');
   });
   t.deepEqual(order, ['done 0', 'done 1', 'done 2', 'put returned']);
+});
+
+test('gevent order and results that differ only in timing: Channel.put resumes after its getter; Event.wait after set-then-clear; Timeout.run with an arrow', async (t) => {
+  await runVirtual(t, function* () {
+    const order: string[] = [];
+    const c = new Channel<string>();
+    const putter = spawn(function* () {
+      yield* c.put('a'); order.push('put a returned');
+      yield* c.put('b'); order.push('put b returned');
+    });
+    yield* sleep(0);
+    order.push(`get ${yield* c.get()}`);
+    order.push(`get ${yield* c.get()}`);
+    yield* putter.join();
+    t.deepEqual(order, ['get a', 'put a returned', 'get b', 'put b returned'], 'gevent 22.10 prints this order');
+    const e = new Event();
+    const waiters = [spawn(function* () { return yield* e.wait(); }), spawn(function* () { return yield* e.wait(5); })];
+    yield* sleep(0);
+    e.set();
+    e.clear();
+    yield* joinall(waiters);
+    t.deepEqual(waiters.map((g) => g.value), [true, true], 'set while waiting: true, though cleared since');
+    t.false(yield* e.wait(1));
+    function* work(x: number): Coroutine<number> { yield* sleep(x); return x; }
+    t.is(yield* new Timeout(2).run(() => work(1)), 1);
+    t.is(yield* new Timeout(1, false).run(() => work(2)), undefined);
+    t.is(yield* fromPromise(new Timeout(2).run(async () => { await sleep(1); return 'async'; })), 'async');
+  });
 });
 
 test('Pool map/imap spawn lazily: never more than size greenlets exist; a full pool delays; kill stops the feed', async (t) => {
@@ -690,6 +718,22 @@ test.serial('signalHandler spawns a greenlet per delivery', async (t) => {
   });
   loop.close();
   t.true(ok);
+});
+
+test('a loop the program runs itself is never restarted by an await on a bridge future', async (t) => {
+  const fx = makeLoop();
+  let dangling: Promise<unknown> | null = null;
+  const e = await fx.loop.runUntilComplete(function* () {
+    // A body returned to nobody: its await on a greenlet sleep comes after main has failed.
+    yield* sleep(0.5);
+    dangling = (async () => { await sleep(1); return 'late'; })();
+    throw new RangeError('main failed'); // in the same step: the await's then() comes after the loop stopped
+  }()).catch((error: unknown) => error);
+  t.true(e instanceof RangeError);
+  t.false(fx.loop.isRunning(), 'the bridge did not start the loop again');
+  t.truthy(dangling);
+  t.is(await fx.loop.runUntilComplete(() => fromPromise(dangling!)), 'late', 'it completes when the program runs the loop');
+  fx.loop.close();
 });
 
 test('top level: joinall of spawned greenlets runs the default loop while awaited (child process)', (t) => {
