@@ -104,7 +104,7 @@ export class StreamReaderProtocol extends Protocol {
       if (error === null) w._finish(undefined);
       else w._fail(error);
     }
-    if (this.#closed !== null && !this.#closed.done()) this.#closed._finish(undefined);
+    if (this.#closed !== null && !this.#closed.done()) settleClosed(this.#closed, error);
   }
 
   override pauseWriting(): void {
@@ -152,7 +152,7 @@ export class StreamReaderProtocol extends Protocol {
   _closedFuture(): Future<void> {
     if (this.#closed === null) {
       this.#closed = new Future<void>(this._loop);
-      if (this.#lost) this.#closed._finish(undefined);
+      if (this.#lost) settleClosed(this.#closed, this.#lostError);
     }
     return this.#closed;
   }
@@ -160,5 +160,16 @@ export class StreamReaderProtocol extends Protocol {
   /** The clientConnected task, if one runs. */
   get task(): Task<unknown> | null {
     return this.#task;
+  }
+}
+
+/** wait_closed's outcome, as asyncio's: the error the connection was lost with, if any. Marked
+ *  retrieved (asyncio's protocol does the same), so a writer nobody waits on is not reported. */
+function settleClosed(closed: Future<void>, error: Error | null): void {
+  if (error === null) {
+    closed._finish(undefined);
+  } else {
+    closed._fail(error);
+    closed.exception();
   }
 }

@@ -104,7 +104,8 @@ export class StreamWriter {
     return this.transport.isClosing();
   }
 
-  /** asyncio: `StreamWriter.wait_closed`. Resolves once the connection is lost. */
+  /** asyncio: `StreamWriter.wait_closed`. Resolves once the connection is lost; raises the
+   *  error it was lost with (a reset, a broken pipe), as asyncio does. */
   waitClosed(): Future<void> {
     return this.#protocol._closedFuture();
   }

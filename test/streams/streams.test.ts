@@ -301,7 +301,7 @@ test('a fast sender cannot grow the reader past about 2 x limit: the socket is p
   t.true(peak <= 2 * 16 * 1024 + 65536, `peak buffered ${peak} bytes`);
 });
 
-test('drain() waits while the peer does not read and raises after the peer resets', async (t) => {
+test('drain() waits while the peer does not read; drain() and waitClosed() raise after the peer resets', async (t) => {
   await runReal(t, function* (): Coroutine<void> {
     const accepted = getRunningLoop().createFuture<StreamWriter>();
     const server = yield* startServer((_r, w) => { accepted.setResult(w); }, '127.0.0.1', 0);
@@ -317,6 +317,10 @@ test('drain() waits while the peer does not read and raises after the peer reset
     t.true(e === undefined || e instanceof Error);
     const after = yield* settle(w.drain());
     t.true(after instanceof Error, 'drain raises once the connection is lost');
+    w.close();
+    const closed = yield* settle(w.waitClosed());
+    t.true(closed instanceof Error, 'waitClosed raises the error the connection was lost with (asyncio)');
+    t.is((closed as NodeJS.ErrnoException).code, (after as NodeJS.ErrnoException).code);
     server.abortClients();
     server.close();
     yield* server.waitClosed();
