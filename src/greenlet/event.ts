@@ -53,7 +53,9 @@ export class Event {
   }
 }
 
-/** gevent: `gevent.event.AsyncResult`: a value or an exception, set once, awaited by many. */
+/** gevent: `gevent.event.AsyncResult`: a value or an exception, awaited by many. As in gevent,
+ *  a later set() replaces what is stored (later get()s see it); a setException() once a value is
+ *  stored changes nothing. */
 export class AsyncResult<T = unknown> {
   readonly #fut: BridgeFuture<T> = new BridgeFuture<T>(hubLoop());
   #value: T | undefined = undefined;
@@ -61,14 +63,14 @@ export class AsyncResult<T = unknown> {
 
   /** gevent: `AsyncResult.set(value)`. */
   set(value?: T): void {
-    if (this.#fut.done()) return;
     this.#value = value;
-    this.#fut._finish(value as T);
+    this.#exception = null;
+    if (!this.#fut.done()) this.#fut._finish(value as T);
   }
 
   /** gevent: `AsyncResult.set_exception(exception)`. */
   setException(error: unknown): void {
-    if (this.#fut.done()) return;
+    if (this.#fut.done()) return; // a stored outcome stays (gevent's get() keeps returning it)
     this.#exception = error;
     this.#fut._fail(error);
     this.#fut.exception(); // retrieved: get() re-raises it on demand
@@ -123,12 +125,12 @@ export class AsyncResult<T = unknown> {
     return this.#fut;
   }
 
-  // Future-like
+  // Future-like: waits as get() does, so it sees what is stored now.
   [Symbol.iterator](): Iterator<any, T, unknown> {
-    return this.#fut[Symbol.iterator]();
+    return this.get()[Symbol.iterator]();
   }
 
   then<R1 = T, R2 = never>(onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2> {
-    return this.#fut.then(onFulfilled, onRejected);
+    return this.get().then(onFulfilled, onRejected);
   }
 }

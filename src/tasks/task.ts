@@ -438,6 +438,15 @@ export class Task<T> extends Future<T> implements Waiter {
       this.#step(undefined, false);
       return;
     }
+    if (p instanceof Future) {
+      // A function that returned a Tulip Future (`() => lock.acquire()`, gevent's
+      // `with_timeout(s, sleep, 1)`): await it as createTask(future) does, so a cancel or an
+      // interrupt reaches it instead of leaving it pending under a task that is gone.
+      this._tKind = GENERATOR;
+      this._tCoro = awaitFuture(p as Future<T>);
+      this.#step(undefined, false);
+      return;
+    }
     if (this._tKind === PLAIN_FN) this._tKind = PROMISE;
     if (!isThenable(p)) {
       this.#finishWithValue(p as T);

@@ -241,6 +241,19 @@ test('gevent order and results that differ only in timing: Channel.put resumes a
     yield* joinall(waiters);
     t.deepEqual(waiters.map((g) => g.value), [true, true], 'set while waiting: true, though cleared since');
     t.false(yield* e.wait(1));
+    // A body that returns a Future (gevent's spawn(sleep, 1), with_timeout(s, sleep, 1)) can be
+    // killed or timed out like any other.
+    const sleeper = spawn(sleep, 5);
+    yield* sleep(0);
+    yield* sleeper.kill();
+    t.true((yield* sleeper.get()) instanceof GreenletExit, 'get() of a killed greenlet is its GreenletExit');
+    t.true((yield* settle(withTimeout(0.5, sleep, 5))) instanceof Timeout);
+    const r = new AsyncResult<number>();
+    r.set(1);
+    r.set(2);
+    r.setException(new RangeError('ignored once a value is stored'));
+    t.is(yield* r.get(), 2, 'a later set() replaces the value, as in gevent');
+    t.true(r.successful());
     function* work(x: number): Coroutine<number> { yield* sleep(x); return x; }
     t.is(yield* new Timeout(2).run(() => work(1)), 1);
     t.is(yield* new Timeout(1, false).run(() => work(2)), undefined);

@@ -100,6 +100,17 @@ test('a task made from a Future awaits it: cancelling the task cancels the futur
     t.false(lock.locked(), 'the lock is free, not handed to the cancelled acquire');
     const done = createTask(sleep(0.5, 'v'));
     t.is(yield* done, 'v', 'a future that completes gives the task its result');
+    // The same for a function that returns a Future (`() => lock.acquire()`).
+    yield* lock.acquire();
+    let made: Future<unknown> | null = null;
+    const viaFn = createTask(() => (made = lock.acquire()));
+    yield* sleep(0);
+    viaFn.cancel();
+    t.true((yield* settle(viaFn)) instanceof CancelledError);
+    t.true(made!.cancelled(), 'the returned future was cancelled with the task');
+    lock.release();
+    t.false(lock.locked());
+    t.is(yield* createTask(() => sleep(0.5, 'w')), 'w');
   });
 });
 
