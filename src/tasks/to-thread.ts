@@ -15,18 +15,31 @@ import { workerThreadsModule } from '../loop/lazy.js';
 import { availableParallelism } from 'node:os';
 import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
+import { RuntimeError } from './errors.js';
 
+// The worker: compiles each source once, runs it, and posts the outcome. A value or an error
+// that cannot be cloned back is replaced by a TypeError that says so (a failed postMessage
+// would otherwise leave the job unanswered). \`__name\` is esbuild's helper for function
+// names, which tsx and esbuild-built code put into function sources; it is a no-op here.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
+globalThis.__name ??= (f) => f;
 const cache = new Map();
+const send = (msg, what) => {
+  try { parentPort.postMessage(msg); }
+  catch (e) {
+    const error = new TypeError('toThread: the ' + what + ' could not be sent back from the worker: ' + (e && e.message));
+    parentPort.postMessage({ id: msg.id, ok: false, error });
+  }
+};
 parentPort.on('message', async ({ id, source, args }) => {
   try {
     let fn = cache.get(source);
     if (fn === undefined) { fn = (0, eval)('(' + source + ')'); cache.set(source, fn); }
     const value = await fn(...args);
-    parentPort.postMessage({ id, ok: true, value });
+    send({ id, ok: true, value }, 'result');
   } catch (error) {
-    parentPort.postMessage({ id, ok: false, error });
+    send({ id, ok: false, error }, 'error it raised');
   }
 });`;
 
@@ -53,9 +66,16 @@ class WorkerPool {
       }
       const job = this.#queue.shift()!;
       if (job.fut.done()) { this.#idle.push(worker); continue; } // cancelled while queued
+      try {
+        worker.postMessage({ id: job.id, source: job.source, args: job.args });
+      } catch (error) {
+        // An argument that cannot be cloned (a function, a socket): the job fails, the worker stays free.
+        this.#idle.push(worker);
+        job.fut._fail(error);
+        continue;
+      }
       this.#busy.set(worker, job);
       worker.ref();
-      worker.postMessage({ id: job.id, source: job.source, args: job.args });
     }
   }
 
@@ -72,14 +92,19 @@ class WorkerPool {
       }
       this.#pump();
     });
-    worker.on('error', (error) => {
-      const job = this.#busy.get(worker);
-      this.#busy.delete(worker);
-      this.#idle = this.#idle.filter((w) => w !== worker);
-      if (job !== undefined && !job.fut.done()) job.fut._fail(error);
-      this.#pump();
-    });
+    worker.on('error', (error) => this.#lost(worker, error));
+    // A worker that ends (process.exit() in the function, a fatal error) fails its job instead
+    // of leaving it pending forever; the next job gets a fresh worker.
+    worker.on('exit', (code) => this.#lost(worker, new RuntimeError(`toThread: the worker thread exited (code ${code}) before answering`)));
     return worker;
+  }
+
+  #lost(worker: Worker, error: unknown): void {
+    const job = this.#busy.get(worker);
+    this.#busy.delete(worker);
+    this.#idle = this.#idle.filter((w) => w !== worker);
+    if (job !== undefined && !job.fut.done()) job.fut._fail(error);
+    this.#pump();
   }
 }
 

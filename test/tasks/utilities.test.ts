@@ -443,6 +443,26 @@ test('toThread runs a self-contained function in a worker thread', async (t) => 
   t.throws(() => toThread(42 as any), { instanceOf: TypeError });
 });
 
+test('toThread fails, never hangs, when the work cannot cross or its thread dies; the pool recovers', async (t) => {
+  const outcomes = await run(async () => {
+    const settle = (f: PromiseLike<unknown>) => f.then((v) => ['ok', v], (e: Error) => [e?.name, String(e?.message ?? e)]);
+    return [
+      await settle(toThread(() => () => 1)), // a result that cannot be cloned back
+      await settle(toThread((_f: unknown) => 1, () => 1)), // an argument that cannot be cloned
+      await settle(toThread(() => { process.exit(3); })), // the thread ends before answering
+      await settle(toThread(() => { function named(): string { return 'named'; } return named(); })),
+      await settle(toThread((n: number) => n * 2, 21)), // the pool still works
+    ];
+  });
+  t.is(outcomes[0]![0], 'TypeError');
+  t.regex(outcomes[0]![1] as string, /result could not be sent back/);
+  t.is(outcomes[1]![0], 'DataCloneError');
+  t.is(outcomes[2]![0], 'RuntimeError');
+  t.regex(outcomes[2]![1] as string, /exited \(code 3\)/);
+  t.deepEqual(outcomes[3], ['ok', 'named'], 'named inner functions work under tsx/esbuild too');
+  t.deepEqual(outcomes[4], ['ok', 42]);
+});
+
 test('run(): resolves to main\'s result, cancels leftover tasks and closes the loop', async (t) => {
   let leftover: Future<unknown> | null = null;
   const order: string[] = [];
