@@ -218,6 +218,7 @@ export class Transport {
   /** asyncio: `Transport.write`. Buffers without limit; pauseWriting() tells the protocol to stop. */
   write(data: Uint8Array | string): void {
     if (this.#eof) throw new RuntimeError('cannot write() after writeEof()'); // as asyncio; the connection stays
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError(`data must be a Uint8Array or a string, got ${data === null ? 'null' : typeof data}`);
     if (this.#closing || this.#lost) return; // asyncio logs "socket.send() raised exception" and drops
     if (data.length === 0) return;
     const socket = this.#socket;

@@ -119,6 +119,7 @@ export class StreamReader {
 
   /** asyncio: `StreamReader.read`. Up to `n` bytes (n < 0: until EOF); empty at EOF. */
   read(n = -1): Future<Buffer> {
+    if (!Number.isInteger(n)) throw new TypeError(`read size must be an integer number of bytes (-1: to EOF), got ${String(n)}`);
     if (n === 0) return this.#start(() => EMPTY);
     if (n < 0) {
       this.#all = [];
@@ -141,7 +142,8 @@ export class StreamReader {
 
   /** asyncio: `StreamReader.readexactly`. Raises IncompleteReadError at an early EOF. */
   readExactly(n: number): Future<Buffer> {
-    if (!(n >= 0)) throw new RangeError(`readExactly size must be >= 0, got ${n}`);
+    if (!Number.isInteger(n)) throw new TypeError(`readExactly size must be an integer number of bytes, got ${String(n)}`);
+    if (n < 0) throw new RangeError(`readExactly size must be >= 0, got ${n}`);
     return this.#start(() => {
       if (this.#size >= n) return this.#take(n);
       if (this.#eof) throw new IncompleteReadError(this.#take(this.#size), n);

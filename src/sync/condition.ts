@@ -19,6 +19,7 @@ export class Condition {
   readonly #waiters = new WaiterQueue<true>(this);
 
   constructor(lock?: Lock) {
+    if (lock !== undefined && !(lock instanceof Lock)) throw new TypeError(`Condition needs a Lock (or none), got ${String(lock)}`);
     this.#lock = lock ?? new Lock();
   }
 

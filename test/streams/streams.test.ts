@@ -33,6 +33,11 @@ test('readLine, readExactly, readUntil and read on fed data', async (t) => {
     t.is((yield* r.readLine()).length, 0);
     t.throws(() => r.feedData(Buffer.from('x')), { instanceOf: RuntimeError });
     t.regex(String(r), /eof/);
+    // Sizes that are not whole byte counts are refused at the call (they read nothing useful).
+    t.throws(() => r.read(1.5), { instanceOf: TypeError, message: /integer/ });
+    t.throws(() => r.read(NaN), { instanceOf: TypeError });
+    t.throws(() => r.readExactly(Number.NaN), { instanceOf: TypeError });
+    t.throws(() => r.readExactly(-1), { instanceOf: RangeError });
   });
 });
 
@@ -188,6 +193,8 @@ test('TCP round trip: server coroutine per client, readLine, writeEof half-close
     t.is(w.getExtraInfo('peercert', 'none'), 'none');
     t.true(w.canWriteEof());
     w.writeLines(['one\n', 'two\n']);
+    t.throws(() => w.write(null as unknown as string), { instanceOf: TypeError, message: /Uint8Array or a string/ });
+    t.throws(() => w.write(42 as unknown as string), { instanceOf: TypeError });
     const lines = [(yield* r.readLine()).toString(), (yield* r.readLine()).toString()];
     w.writeEof();
     // asyncio: write() after write_eof() raises RuntimeError; the connection goes on

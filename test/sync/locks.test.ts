@@ -233,6 +233,7 @@ test('Condition: a notified waiter cancelled before it resumes passes the notifi
 test('Condition: waitFor(predicate) and the un-acquired lock errors', async (t) => {
   await runVirtual(t, function* () {
     const cond = new Condition();
+    t.throws(() => new Condition({} as unknown as Lock), { instanceOf: TypeError, message: /needs a Lock/ });
     let value = 0;
     t.throws(() => cond.wait(), { instanceOf: RuntimeError });
     t.throws(() => cond.notify(), { instanceOf: RuntimeError });
