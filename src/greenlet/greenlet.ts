@@ -23,7 +23,7 @@ import type { Future } from '../tasks/future.js';
 import type { Task, TaskBody } from '../tasks/task.js';
 import type { Group, Pool } from './group.js';
 import { isAsyncFunction, isGeneratorFunction, type Coroutine, type Yieldable } from '../tasks/coroutine.js';
-import { BridgeFuture, GreenletExit, SharedBridgeFuture, blockOptions, hubLoop, type BlockOptions } from './hub.js';
+import { BridgeFuture, GreenletExit, SharedBridgeFuture, blockOptions, getcurrent, hubLoop, type BlockOptions } from './hub.js';
 
 /** What a greenlet runs: a generator function, an async function, or a plain function. */
 export type GreenletBody<T, A extends unknown[]> = (...args: A) => Coroutine<T> | PromiseLike<T> | T;
@@ -270,6 +270,12 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
       this.#die(undefined, error);
     } else if (this.#state === 'running') {
       const task = this.#task!;
+      if (block && getcurrent() === (this as Greenlet<unknown>)) {
+        // A greenlet killing itself and waiting for it: gevent raises the exception right there.
+        const f = new BridgeFuture<boolean>(this.#loop);
+        f._fail(error);
+        return f;
+      }
       task._interrupt(error);
       if (!task._started) this.#die(undefined, error); // never ran a line: dead at once, as in gevent
     }

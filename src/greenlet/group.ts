@@ -44,6 +44,7 @@ export class Group {
 
   /** gevent: `Group.add(greenlet)`: tracked until it dies. */
   add(g: Greenlet<any>): void {
+    if (!(g instanceof Greenlet)) throw new TypeError(`a Group holds greenlets, got ${String(g)}`);
     if (g.dead || this.#place(g) >= 0) return;
     const slot = this._members.add(g);
     (g._groups ??= []).push(this, slot);

@@ -28,6 +28,9 @@ export class Timeout extends Error {
   #target: Task<unknown> | null = null;
 
   constructor(seconds: number | null = null, exception?: unknown) {
+    if (seconds !== null && (typeof seconds !== 'number' || Number.isNaN(seconds))) {
+      throw new TypeError(`Timeout seconds must be a number or null, got ${String(seconds)}`);
+    }
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0; // raised at the wait it interrupts, not where it was made
     super(); // the message is a getter (below): most timeouts are cancelled, never shown

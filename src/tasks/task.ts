@@ -266,6 +266,12 @@ export class Task<T> extends Future<T> implements Waiter {
       const error = this.#makeCancelledError();
       return Promise.reject(error);
     }
+    if (this._tThrowNext !== undefined) { // an interrupt that came while it ran (a self-kill)
+      const error = this._tThrowNext;
+      this._tThrowNext = undefined;
+      if (!fut._shared) fut.cancel();
+      return Promise.reject(error);
+    }
     this._tWaitingOn = fut;
     if (!this._interruptible && !(fut._shared && !(fut instanceof Task))) return null;
     // A greenlet's await must be interruptible even when it waits on another task, which an
@@ -295,6 +301,7 @@ export class Task<T> extends Future<T> implements Waiter {
       this._tInterruptAwait = null;
       if (w !== null && !w.done() && !w._shared) w.cancel();
       if (reject !== null) reject(error);
+      else this._tThrowNext = error; // running now (it interrupts itself): raised at its next await
       return true;
     }
     this._tThrowNext = error;
@@ -376,6 +383,13 @@ export class Task<T> extends Future<T> implements Waiter {
       return;
     }
     if (fut.done()) {
+      this._loop._pushReady(this);
+      return;
+    }
+    if (this._tThrowNext !== undefined) {
+      // Interrupted while it ran (a greenlet that kills itself without blocking): the error is
+      // raised at this wait, as gevent raises it at the next switch.
+      if (!fut._shared) fut.cancel();
       this._loop._pushReady(this);
       return;
     }

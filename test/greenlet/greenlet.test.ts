@@ -733,6 +733,29 @@ test.serial('signalHandler spawns a greenlet per delivery', async (t) => {
   t.true(ok);
 });
 
+test('a greenlet that kills itself: raised at once when blocking, at its next wait otherwise (gevent)', async (t) => {
+  await runVirtual(t, function* () {
+    const seen: string[] = [];
+    const a = spawn(function* () {
+      try { yield* getcurrent()!.kill(); seen.push('a went on'); } catch (e) { seen.push(`a raised ${e instanceof GreenletExit}`); throw e; }
+    });
+    const b = spawn(function* () {
+      yield* getcurrent()!.kill(GreenletExit, { block: false });
+      seen.push('b went on');
+      yield* sleep(10);
+      seen.push('b survived its sleep');
+    });
+    const c = spawn(async () => {
+      try { await getcurrent()!.kill(); seen.push('c went on'); } catch (e) { seen.push(`c raised ${e instanceof GreenletExit}`); throw e; }
+    });
+    t.deepEqual(yield* joinall([a, b, c], { timeout: 1 }), [a, b, c], 'all three die at once (no hang)');
+    t.deepEqual(seen, ['a raised true', 'b went on', 'c raised true']);
+    t.true([a, b, c].every((g) => g.value instanceof GreenletExit && g.successful()));
+    t.throws(() => new Timeout(Number.NaN), { instanceOf: TypeError });
+    t.throws(() => new Group().add(5 as unknown as Greenlet<unknown>), { instanceOf: TypeError, message: /holds greenlets/ });
+  });
+});
+
 test('a loop the program runs itself is never restarted by an await on a bridge future', async (t) => {
   const fx = makeLoop();
   let dangling: Promise<unknown> | null = null;
