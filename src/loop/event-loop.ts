@@ -167,7 +167,11 @@ export class EventLoop {
   #deadlockCheck: NodeJS.Immediate | null = null;
 
   constructor(options: EventLoopOptions = {}) {
-    this.#clock = options.clock ?? realClock;
+    const clock = options.clock ?? realClock;
+    if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
+      throw new TypeError(`clock must be a Clock (realClock, a VirtualClock, or an object with now() in seconds), got ${String(clock)}`);
+    }
+    this.#clock = clock;
     this.#interleave = this.#clock._interleave ?? null;
     if (options.creationSites !== undefined) this.setCreationSites(options.creationSites);
     if (options.debug) this.setDebug(true);

@@ -223,6 +223,7 @@ test('bad arguments are refused with TypeError', (t) => {
   t.throws(() => loop.callLater(NaN, () => {}), { instanceOf: TypeError });
   t.throws(() => loop.callAt('1' as any, () => {}), { instanceOf: TypeError });
   t.throws(() => loop.createTask(42 as any), { instanceOf: TypeError });
+  t.throws(() => new EventLoop({ clock: {} as any }), { instanceOf: TypeError, message: /clock must be a Clock/ });
   t.throws(() => loop.addSignalHandler('SIGUSR2', 5 as any), { instanceOf: TypeError });
   // a callback that is not a function fails where it is scheduled (asyncio), not in the loop
   t.throws(() => loop.callSoon(42 as any), { instanceOf: TypeError, message: /function was expected by callSoon\(\), got 42/ });
