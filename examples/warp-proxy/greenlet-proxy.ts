@@ -1,7 +1,8 @@
 // The WARP proxy in the greenlet style: gevent-shaped code on the same loop as proxy.ts.
 //
 // StreamServer spawns one greenlet per client with a GreenSocket; the head read and the
-// upstream's first byte are bounded by gevent Timeouts raised inside the greenlet; the upstream
+// upstream's first byte are bounded by gevent Timeouts raised inside the greenlet, and a relay
+// idle for as long is ended by one raised through kill() (relay.ts, IdleWatch); the upstream
 // is a GreenSocket from createConnection(); the two relay directions are greenlets joined with
 // joinall (a request's body relay is spawned when the client sends a byte after its head).
 // Parsing, the wire format (sendHead) and the counters are shared with proxy.ts, so
@@ -9,17 +10,18 @@
 
 import type { AddressInfo } from 'node:net';
 import { CancelledError, currentTask, type Coroutine, type Future } from 'tulip';
-import { StreamServer, Timeout, createConnection, joinall, spawn, type GreenSocket, type Greenlet } from 'tulip/greenlet';
+import { GreenletExit, StreamServer, Timeout, createConnection, getcurrent, joinall, spawn, type GreenSocket, type Greenlet } from 'tulip/greenlet';
 import { HttpError, errorResponse, parseAuthority, parseHead, readHead, rewrite, type Authority } from './http-head.js';
 import { sendHead, type ProxyOptions, type ProxyStats } from './proxy.js';
-import { CHUNK, onFirstData, type Relay } from './relay.js';
+import { CHUNK, IdleWatch, onFirstData, type Relay } from './relay.js';
 
 /** Copies one socket into the other until EOF, then half-closes the destination. `first`, when
  *  given, is a recv() already made on `from` (see onFirstData). */
-function* relay(from: GreenSocket, to: GreenSocket, first: Future<Buffer> | null = null): Coroutine<void> {
+function* relay(from: GreenSocket, to: GreenSocket, first: Future<Buffer> | null = null, idle: IdleWatch | null = null): Coroutine<void> {
   for (;;) {
     const data = yield* (first ?? from.recv(CHUNK));
     first = null;
+    idle?.touch();
     if (data.length === 0) {
       to.shutdown();
       return;
@@ -60,6 +62,10 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
     const place = me === null ? -1 : stats.tasks.enter(me);
     let upstream: GreenSocket | null = null;
     let answered = false;
+    // As proxy.ts: once the answer flows, no byte either way for idleTimeout ends the relay;
+    // gevent-style, by raising an error inside this greenlet at its current wait.
+    const self = getcurrent();
+    const idle = self !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => { void self.kill(new Timeout(opts.idleTimeout), { block: false }); }) : null;
     try {
       const headTimeout = Timeout.startNew(opts.idleTimeout);
       let lines: string[] | null;
@@ -79,15 +85,20 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
         upstream = yield* connect(target, opts.connectTimeout);
         yield* client.sendall('HTTP/1.1 200 Connection established\r\n\r\n');
         answered = true;
-        const pipes = [spawn(relay, client, upstream), spawn(relay, upstream, client)];
-        yield* joinall(pipes);
+        idle?.start();
+        const pipes = [spawn(relay, client, upstream, null, idle), spawn(relay, upstream, client, null, idle)];
+        try {
+          yield* joinall(pipes);
+        } finally {
+          for (const p of pipes) if (!p.dead) void p.kill(GreenletExit, { block: false }); // ended idle
+        }
         for (const p of pipes) if (!p.successful()) throw p.exception;
       } else {
         const rw = rewrite(head);
         opts.log(`WARPING <${head.method} ${head.target}>`);
         const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout));
         yield* sendHead(up.writer, head, rw, opts.delayScale, opts.random ?? Math.random);
-        const body = onFirstData(client.recv(CHUNK), (first) => new GreenletRelay(spawn(relay, client, up, first)));
+        const body = onFirstData(client.recv(CHUNK), (first) => new GreenletRelay(spawn(relay, client, up, first, idle)));
         try {
           const firstByte = Timeout.startNew(opts.idleTimeout);
           let first: Buffer;
@@ -101,8 +112,9 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
           }
           answered = first.length > 0;
           if (first.length > 0) {
+            idle?.start();
             yield* client.sendall(first);
-            yield* relay(up, client);
+            yield* relay(up, client, null, idle);
           }
         } finally {
           yield* body.stop();
@@ -111,9 +123,10 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
       stats.served++;
     } catch (error) {
       if (error instanceof CancelledError) throw error;
-      stats.failed++;
+      stats.failed++; // an idle relay (idleError) too
       if (error instanceof HttpError && !answered) client.writer.write(errorResponse(error.status, error.message));
     } finally {
+      idle?.stop();
       stats.active--;
       if (place >= 0) stats.tasks.leave(place);
       upstream?.close();

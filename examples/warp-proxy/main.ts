@@ -23,7 +23,7 @@ value sent in pieces with pauses); CONNECT tunnels pass through.
       --delay-scale X      multiply every pause (default $WARP_DELAY_SCALE or 1; 0 = none)
       --grace S            seconds to let requests finish on Ctrl-C/SIGTERM (default 5)
       --connect-timeout S  upstream connect timeout, 504 after it (default 10)
-      --idle-timeout S     head and first-answer-byte timeout (default 30)
+      --idle-timeout S     head, first-answer-byte and idle-relay timeout (default 30)
       --max-conns N        connections served at once (default 10000)
       --backlog N          listen backlog (default 1024; thousands of clients connecting at
                            once overflow a short one and wait for SYN retransmits)

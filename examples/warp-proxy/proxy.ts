@@ -6,9 +6,11 @@
 // pieces, each after its own pause; the kept headers and the blank line. With the pauses off
 // (scale 0) the whole head goes in one write, as uvloop and the corked raw-Node peer do. Then
 // the body streams client -> upstream and the answer upstream -> client, both with drain();
-// the first answer byte must come within the idle timeout (504 otherwise); the body's relay
-// starts when the client sends a byte after its head (relay.ts). CONNECT opens a
-// tunnel relaying both ways with half-close. Whatever happens, both sockets are closed.
+// the first answer byte must come within the idle timeout (504 otherwise), and once the answer
+// flows, a relay that moves no byte either way for that long is ended (relay.ts, IdleWatch); the
+// body's relay starts when the client sends a byte after its head. CONNECT opens a tunnel
+// relaying both ways with half-close (also ended when idle). Whatever happens, both sockets are
+// closed.
 
 import {
   CancelledError, TimeoutError, createTask, currentTask, gather, openConnection, sleep, waitFor,
@@ -18,7 +20,7 @@ import {
   DECOY_LINE, HttpError, MAX_HEAD_BYTES, decoyHeaders, errorResponse, hostPieces, parseAuthority, parseHead, readHead, rewrite,
   type Authority, type RequestHead, type Rewritten,
 } from './http-head.js';
-import { CHUNK, onFirstData, pipe, type Relay } from './relay.js';
+import { CHUNK, IdleWatch, onFirstData, pipe, type Relay } from './relay.js';
 import { ClientTasks } from './client-tasks.js';
 
 export interface ProxyOptions {
@@ -61,6 +63,8 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
   const place = me === null ? -1 : stats.tasks.enter(me);
   let upstream: StreamWriter | null = null;
   let answered = false;
+  // Once the answer flows (or the tunnel is open), no byte either way for idleTimeout ends it.
+  const idle = me !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => me.cancel('relay idle')) : null;
   try {
     const lines = yield* readHead(reader, MAX_HEAD_BYTES, opts.idleTimeout);
     if (lines === null || lines.length - 1 < opts.minHeaders) return; // WARP: silent close
@@ -73,7 +77,8 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
       upstream = uw;
       writer.write('HTTP/1.1 200 Connection established\r\n\r\n');
       answered = true;
-      const results = yield* gather(createTask(pipe(reader, uw)), createTask(pipe(ur, writer)), { returnExceptions: true });
+      idle?.start();
+      const results = yield* gather(createTask(pipe(reader, uw, null, idle)), createTask(pipe(ur, writer, null, idle)), { returnExceptions: true });
       for (const r of results as unknown[]) if (r instanceof Error) throw r;
     } else {
       const rw = rewrite(head);
@@ -81,7 +86,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
       const [ur, uw] = yield* connect(rw.upstream);
       upstream = uw;
       yield* sendHead(uw, head, rw, opts.delayScale, opts.random ?? Math.random);
-      const body = onFirstData(reader.read(CHUNK), (first) => relayTask(pipe(reader, uw, first)));
+      const body = onFirstData(reader.read(CHUNK), (first) => relayTask(pipe(reader, uw, first, idle)));
       try {
         let first: Buffer;
         try {
@@ -92,9 +97,10 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
         }
         answered = first.length > 0;
         if (first.length > 0) {
+          idle?.start();
           writer.write(first);
           yield* writer.drain();
-          yield* pipe(ur, writer);
+          yield* pipe(ur, writer, null, idle);
         }
       } finally {
         yield* body.stop();
@@ -102,10 +108,12 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
     }
     stats.served++;
   } catch (error) {
-    if (error instanceof CancelledError) throw error; // a cancel is not a request failure
+    // A cancel is not a request failure, unless it was the idle watch's own (and nobody else's).
+    if (error instanceof CancelledError && !(idle?.fired === true && me!.uncancel() === 0)) throw error;
     stats.failed++;
     if (error instanceof HttpError && !answered) writer.write(errorResponse(error.status, error.message));
   } finally {
+    idle?.stop();
     stats.active--;
     if (place >= 0) stats.tasks.leave(place);
     upstream?.close();

@@ -9,17 +9,18 @@
 // completes. Most requests send nothing after their head, and a task made, parked on a read and
 // cancelled for each of them was about a tenth of the proxy's CPU per request.
 
-import type { Coroutine, Future, StreamReader, StreamWriter } from 'tulip';
+import { getRunningLoop, type Coroutine, type EventLoop, type Future, type StreamReader, type StreamWriter, type TimerHandle } from 'tulip';
 
 export const CHUNK = 64 * 1024;
 
 /** Copies until EOF; returns the number of bytes relayed. `first`, when given, is a read of
- *  `from` already made (see onFirstData): its bytes come first. */
-export function* pipe(from: StreamReader, to: StreamWriter, first: Future<Buffer> | null = null): Coroutine<number> {
+ *  `from` already made (see onFirstData): its bytes come first. Each chunk touches `idle`. */
+export function* pipe(from: StreamReader, to: StreamWriter, first: Future<Buffer> | null = null, idle: IdleWatch | null = null): Coroutine<number> {
   let total = 0;
   for (;;) {
     const chunk = yield* (first ?? from.read(CHUNK));
     first = null;
+    idle?.touch();
     if (chunk.length === 0) {
       if (!to.isClosing() && to.canWriteEof()) to.writeEof();
       return total;
@@ -66,4 +67,50 @@ class OnFirstData implements Relay {
     first.removeDoneCallback(this.#begin);
     if (!first.cancel() && !first.cancelled()) first.exception(); // retrieved: nobody is left to tell
   }
+}
+
+/** Ends a relay that moves no byte either way for `seconds` (WARP.md §7: a silent origin, or a
+ *  tunnel nobody uses, held its task and both sockets forever). touch() per chunk is one clock
+ *  read; the timer is armed once per idle period and re-armed lazily when it finds activity,
+ *  not reset per chunk. */
+export class IdleWatch {
+  readonly #loop: EventLoop;
+  readonly #seconds: number;
+  readonly #onIdle: () => void;
+  #at = 0;
+  #timer: TimerHandle | null = null;
+  /** True once onIdle was called. */
+  fired = false;
+
+  constructor(seconds: number, onIdle: () => void) {
+    this.#loop = getRunningLoop();
+    this.#seconds = seconds;
+    this.#onIdle = onIdle;
+  }
+
+  /** Starts watching (the relay begins now). */
+  start(): void {
+    this.touch();
+    this.#timer ??= this.#loop.callLater(this.#seconds, this.#check);
+  }
+
+  touch(): void {
+    this.#at = this.#loop.time();
+  }
+
+  stop(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+  }
+
+  readonly #check = (): void => {
+    const quiet = this.#loop.time() - this.#at;
+    if (quiet < this.#seconds) {
+      this.#timer = this.#loop.callLater(this.#seconds - quiet, this.#check);
+      return;
+    }
+    this.#timer = null;
+    this.fired = true;
+    this.#onIdle();
+  };
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  EventLoop, Event, startServer, openConnection, waitFor, sleep, gather,
+  EventLoop, Event, startServer, openConnection, waitFor, sleep, gather, getRunningLoop,
   type Coroutine, type StreamReader, type StreamWriter, type Server,
 } from '../../src/index.js';
 import { parseHead, rewrite } from '../../examples/warp-proxy/http-head.js';
@@ -320,6 +320,39 @@ test('the greenlet model serves the same answers, sharing the counters', async (
     t.true(stats.served >= 2);
     gserver.close();
     silent.abortClients(); silent.close(); up.close(); echo.close();
+  });
+});
+
+test('a relay that moves no byte either way for idleTimeout is ended: a stalled answer, an idle tunnel (both models)', async (t) => {
+  await withProxy(t, { idleTimeout: 0.3 }, function* ({ port, stats, logs }) {
+    const gserver = greenletServer('127.0.0.1', 0, options(logs, { idleTimeout: 0.3 }), stats);
+    yield* gserver.start();
+    // An origin that starts its answer, then stalls with the connection open.
+    const stalls = yield* origin(function* (r, w) {
+      yield* r.readUntil('\r\n\r\n');
+      w.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
+      yield* r.read(); // until the proxy closes this side
+    });
+    const sp = stalls.sockets[0]!.port;
+    const busy = yield* origin(function* (r) { yield* r.read(); }); // a tunnel's far end that never speaks
+    const bp = busy.sockets[0]!.port;
+    for (const p of [port, gserver.address!.port]) {
+      const failedBefore = stats.failed;
+      const started = getRunningLoop().time();
+      const reply = yield* exchange(p, `GET http://127.0.0.1:${sp}/ HTTP/1.1\r\nHost: 127.0.0.1:${sp}\r\n\r\n`);
+      t.regex(reply, /^HTTP\/1\.1 200 OK.*partial$/s, 'what came is relayed, then the connection ends');
+      const [r, w] = yield* openConnection('127.0.0.1', p);
+      w.write(`CONNECT 127.0.0.1:${bp} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      t.is((yield* r.readUntil('\r\n\r\n')).toString(), 'HTTP/1.1 200 Connection established\r\n\r\n');
+      t.is((yield* r.read()).length, 0, 'the idle tunnel is closed');
+      w.close();
+      t.true(getRunningLoop().time() - started >= 0.55, 'each waited out its idle timeout');
+      yield* waitFor(clientsDone(stats), 10);
+      t.is(stats.failed - failedBefore, 2, 'both count as failed requests');
+    }
+    t.is(stats.active, 0);
+    gserver.close();
+    stalls.abortClients(); stalls.close(); busy.abortClients(); busy.close();
   });
 });
 
