@@ -136,19 +136,24 @@ export class Group {
     for (let i = 0; i < list.length; i++) started(this.spawn(fn, list[i]!), i);
   }
 
-  /** gevent: `Group.map(fn, iterable)`: results in input order. */
+  /** gevent: `Group.map(fn, iterable)`: results in input order. A failure is raised when the
+   *  results before it are in, as gevent's map (a list of imap) reaches it in order. */
   map<T, R>(fn: (item: T) => ReturnType<GreenletBody<R, [T]>>, items: Iterable<T>): Future<R[]> {
     const list = [...items];
     const results = new Array<R>(list.length);
+    const ended: Array<Greenlet<R> | undefined> = new Array(list.length);
     const out = new BridgeFuture<R[]>(hubLoop());
-    let left = list.length;
-    if (left === 0) { out._finish([]); return out; }
+    let next = 0; // the first result not yet taken, in input order
+    if (list.length === 0) { out._finish([]); return out; }
     this._spawnEach(fn as GreenletBody<R, [T]>, list, (g, i) => {
       g._whenDead(() => {
         if (out.done()) return;
-        if (!g.successful()) { out._fail(g.exception); return; }
-        results[i] = g.value as R;
-        if (--left === 0) out._finish(results);
+        ended[i] = g as Greenlet<R>;
+        for (let d = ended[next]; d !== undefined; d = ended[next]) {
+          if (!d.successful()) { out._fail(d.exception); return; }
+          results[next++] = d.value as R;
+        }
+        if (next === list.length) out._finish(results);
       });
     });
     return out;

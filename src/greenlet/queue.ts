@@ -19,6 +19,13 @@ import { waitReady } from './greenlet.js';
 function bounded<T>(inner: Future<T>, timeout: number | null, onTimeout: () => unknown): BridgeFuture<T> {
   const loop = inner.getLoop();
   const out = new MirrorFuture<T>(inner); // a put in the same turn as a kill cannot reach it
+  if (inner.done()) {
+    // Nothing had to wait (an item was there, or room): done now, as gevent's get() returns at
+    // once without a switch, so the caller goes on before anyone it woke.
+    copyOutcome(inner, out);
+    if (inner._onAbandon !== null) out._onAbandon = giveBackInner; // a grant: as below
+    return out;
+  }
   let timer: TimerHandle | null = null;
   inner.addDoneCallback(() => {
     timer?.cancel();

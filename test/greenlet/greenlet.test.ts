@@ -733,6 +733,30 @@ test.serial('signalHandler spawns a greenlet per delivery', async (t) => {
   t.true(ok);
 });
 
+test('a get() that need not wait returns at once, before the putter it frees runs; Pool.map raises in input order (gevent)', async (t) => {
+  await runVirtual(t, function* () {
+    const order: string[] = [];
+    const q = new Queue<string>(1);
+    yield* q.put('a');
+    spawn(function* () { yield* sleep(1); order.push(`got ${yield* q.get()}`); });
+    yield* q.put('b', { timeout: 5 });
+    order.push(`put b returned, qsize ${q.qsize()}`);
+    t.deepEqual(order, ['got a', 'put b returned, qsize 1'], 'gevent 22.10 prints this order');
+    const pool = new Pool(3);
+    const finished: number[] = [];
+    function* f(x: number): Coroutine<number> {
+      if (x === 1) { yield* sleep(1); throw new RangeError('item 1'); }
+      yield* sleep(3);
+      finished.push(x);
+      return x;
+    }
+    const e = yield* settle(pool.map(f, [0, 1, 2]));
+    t.true(e instanceof RangeError);
+    t.true(finished.includes(0), 'raised once the results before the failed one were in, not at the failure');
+    yield* pool.join();
+  }, { expectReports: true }); // the failed greenlet is reported, as gevent prints it
+});
+
 test('a greenlet that kills itself: raised at once when blocking, at its next wait otherwise (gevent)', async (t) => {
   await runVirtual(t, function* () {
     const seen: string[] = [];
