@@ -113,8 +113,13 @@ export function createDatagramEndpoint<P extends DatagramProtocol>(loop: EventLo
   socket.once('error', fail);
   const ready = (): void => {
     socket.off('error', fail);
+    if (fut.done()) { // cancelled while binding or connecting: nobody will take the socket
+      socket.close();
+      return;
+    }
     const protocol = protocolFactory();
     fut._finish([new DatagramTransport(loop, socket, protocol, options.remoteAddr ?? null), protocol]);
+    fut._onAbandon = closeAbandoned; // a task cancelled before it resumes with it: close it
   };
   const connect = (): void => {
     if (options.remoteAddr === undefined) return ready();
@@ -124,4 +129,8 @@ export function createDatagramEndpoint<P extends DatagramProtocol>(loop: EventLo
   else if (options.remoteAddr !== undefined) connect();
   else socket.bind(0, connect);
   return fut;
+}
+
+function closeAbandoned(f: Future<unknown>): void {
+  (f.result() as [DatagramTransport, DatagramProtocol])[0].close();
 }

@@ -164,3 +164,29 @@ test('UDP: two datagram endpoints exchange datagrams; errors and closing reach t
   t.is(reply, 'echo:ping');
   t.deepEqual(log, ['client lost']);
 });
+
+test('UDP: an endpoint cancelled while it binds, or abandoned by a task cancelled as it completes, is closed (it crashed the process)', async (t) => {
+  const loop = new EventLoop();
+  const made: Counting[] = [];
+  class Counting extends DatagramProtocol {
+    lost = loop.createFuture<void>();
+    override connectionLost() { this.lost.setResult(); }
+  }
+  await loop.runUntilComplete(function* (): Coroutine<void> {
+    const binding = loop.createDatagramEndpoint(() => { const p = new Counting(); made.push(p); return p; }, { localAddr: ['127.0.0.1', 0] });
+    t.true(binding.cancel());
+    // A task whose endpoint is ready in the same turn it is cancelled: nobody else could close it.
+    const task = loop.createTask(function* () {
+      const ep = loop.createDatagramEndpoint(() => { const p = new Counting(); made.push(p); return p; }, { localAddr: ['127.0.0.1', 0] });
+      ep.addDoneCallback(() => task.cancel());
+      return yield* ep;
+    }());
+    let outcome = 'resumed';
+    try { yield* task; } catch (e) { outcome = (e as Error).name; }
+    t.is(outcome, 'CancelledError');
+    t.is(made.length, 1, 'the cancelled binding never made a protocol');
+    yield* waitFor(made[0]!.lost, 5); // the abandoned endpoint was closed
+  }());
+  loop.close({ strict: true });
+  t.pass();
+});
