@@ -219,11 +219,20 @@ export function createServer(
   netServer.once('error', onError);
   netServer.once('listening', () => {
     netServer.off('error', onError);
+    if (fut.done()) { // cancelled while binding: nobody will hold this server
+      server.close();
+      return;
+    }
     server._markServing();
-    if (!fut.done()) fut._finish(server);
+    fut._finish(server);
+    fut._onAbandon = closeAbandonedServer; // a task cancelled before it resumes with it
   });
   listen();
   return fut;
+}
+
+function closeAbandonedServer(f: Future<unknown>): void {
+  (f.result() as Server).close();
 }
 
 /** @internal A connection being made: the Future of its result, holding what the socket's

@@ -196,8 +196,19 @@ function start(command: string, args: string[], options: SubprocessOptions, shel
     return fut;
   }
   child.once('error', (error) => { if (!fut.done()) fut._fail(error); });
-  child.once('spawn', () => { if (!fut.done()) fut._finish(new Process(loop, child, options)); });
+  child.once('spawn', () => {
+    if (fut.done()) { // cancelled while starting: nobody will hold this process (asyncio kills it too)
+      child.kill('SIGKILL');
+      return;
+    }
+    fut._finish(new Process(loop, child, options));
+    fut._onAbandon = killAbandoned; // a task cancelled before it resumes with it
+  });
   return fut;
+}
+
+function killAbandoned(f: Future<unknown>): void {
+  (f.result() as Process).kill();
 }
 
 /** asyncio: `create_subprocess_exec`. Runs `program` with `args` (no shell). */

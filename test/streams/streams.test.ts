@@ -502,6 +502,29 @@ test('writes during a full 64 KiB read are held to the end of the I/O phase; oth
   t.true(heldAfterWrite.some((n) => n === 65536), 'a write in a read burst stays in the buffer');
 });
 
+test('a server cancelled while it binds, or abandoned by a task cancelled as it completes, is closed', async (t) => {
+  const loop = new EventLoop();
+  await loop.runUntilComplete(function* (): Coroutine<void> {
+    const binding = startServer(function* () {}, '127.0.0.1', 0);
+    t.true(binding.cancel());
+    const low = loop.createServer(() => new Protocol(), '127.0.0.1', 0);
+    t.true(low.cancel());
+    const task = createTask(function* () {
+      const starting = startServer(function* () {}, '127.0.0.1', 0);
+      starting.addDoneCallback(() => task.cancel());
+      return yield* starting;
+    }());
+    t.true((yield* settle(task)) instanceof CancelledError);
+    // Node reports 'listening' in bind order: once a server bound after them is up, the
+    // cancelled ones have had theirs (and closed themselves).
+    const after = yield* startServer(function* () {}, '127.0.0.1', 0);
+    after.close();
+    yield* after.waitClosed();
+  }());
+  loop.close({ strict: true }); // throws LeakError if a server were left listening
+  t.pass();
+});
+
 test('serveForever is cancellable; startServing: false binds later', async (t) => {
   await runReal(t, function* (): Coroutine<void> {
     const server = yield* startServer(() => {}, '127.0.0.1', 0, { startServing: false });

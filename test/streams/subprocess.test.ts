@@ -2,7 +2,7 @@
 import test from 'ava';
 import { runReal as runRealLoop } from '../helpers/run-virtual.js';
 import {
-  createSubprocessExec, createSubprocessShell, PIPE, DEVNULL, STDOUT, type Coroutine, type Future,
+  createSubprocessExec, createSubprocessShell, createTask, PIPE, DEVNULL, STDOUT, type Coroutine, type Future,
 } from '../../src/index.js';
 
 const runReal = <T>(t: import('ava').ExecutionContext, main: () => Coroutine<T>): Promise<T> => runRealLoop(t, main, 30);
@@ -34,6 +34,9 @@ test('stdin writer and stdout reader talk line by line; wait() gives the return 
     p.stdin!.close();
     t.is(yield* p.wait(), 3);
     t.is(p.returncode, 3);
+    // wait() answers at the exit; the stdout pipe's EOF can come just after it (seen when other
+    // processes exit at the same time), so read to EOF before the loop closes.
+    t.is((yield* p.stdout!.read()).length, 0);
     t.regex(String(p), /returncode=3/);
     return got;
   });
@@ -78,4 +81,22 @@ test('communicate() when the child closes stdin early does not raise', async (t)
     return o!.toString();
   });
   t.is(out, 'done\n');
+});
+
+test('a process whose task is cancelled as it starts is killed; one cancelled while starting never runs on', async (t) => {
+  await runReal(t, function* () {
+    const starting = createSubprocessExec('sleep', ['30']);
+    const task = createTask(function* () {
+      starting.addDoneCallback(() => task.cancel()); // cancelled in the turn the process is ready
+      return yield* starting;
+    }());
+    let outcome = 'resumed';
+    try { yield* task; } catch (e) { outcome = (e as Error).name; }
+    t.is(outcome, 'CancelledError');
+    const abandoned = starting.result(); // nobody else holds it: it was killed
+    t.is(yield* abandoned.wait(), -9);
+    const cancelled = createSubprocessExec('sleep', ['30']);
+    t.true(cancelled.cancel());
+    t.true(cancelled.cancelled());
+  });
 });
