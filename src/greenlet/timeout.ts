@@ -12,6 +12,7 @@ import type { Task } from '../tasks/task.js';
 import { currentTask } from '../tasks/create-task.js';
 import { RuntimeError } from '../tasks/errors.js';
 import { copyOutcome } from '../tasks/chain.js';
+import { checkSeconds } from '../tasks/options.js';
 import { isGenerator, isGeneratorFunction, type Coroutine } from '../tasks/coroutine.js';
 import { BridgeFuture, hubLoop } from './hub.js';
 import { _setTimeoutFactory } from './greenlet.js';
@@ -28,9 +29,7 @@ export class Timeout extends Error {
   #target: Task<unknown> | null = null;
 
   constructor(seconds: number | null = null, exception?: unknown) {
-    if (seconds !== null && (typeof seconds !== 'number' || Number.isNaN(seconds))) {
-      throw new TypeError(`Timeout seconds must be a number or null, got ${String(seconds)}`);
-    }
+    if (seconds !== null) checkSeconds('Timeout seconds', seconds, true);
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0; // raised at the wait it interrupts, not where it was made
     super(); // the message is a getter (below): most timeouts are cancelled, never shown

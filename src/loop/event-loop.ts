@@ -34,6 +34,7 @@ import { asyncEverUsed, current, outsideTask } from './running.js';
 import { Future, registerReport } from '../tasks/future.js';
 import { Task, type TaskBody } from '../tasks/task.js';
 import { RuntimeError } from '../tasks/errors.js';
+import { checkSeconds } from '../tasks/options.js';
 import { isGenerator, isThenable, type Awaitable } from '../tasks/coroutine.js';
 import { createConnection, createServer, type ConnectOptions, type ServeOptions, type Server } from './server.js';
 import type { Protocol, Transport } from './transport.js';
@@ -201,14 +202,14 @@ export class EventLoop {
 
   /** asyncio: `loop.call_later`. Runs `cb(...args)` after `delay` seconds. */
   callLater<A extends unknown[]>(delay: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {
-    if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`delay must be a number of seconds, got ${String(delay)}`);
+    checkSeconds('delay', delay);
     return this.callAt(this.#clock.now() + delay, cb, ...args);
   }
 
   /** asyncio: `loop.call_at`. Runs `cb(...args)` when `time()` reaches `when`. */
   callAt<A extends unknown[]>(when: number, cb: (...args: A) => unknown, ...args: A): TimerHandle {
     this._checkOpen();
-    if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`when must be a number of seconds, got ${String(when)}`);
+    checkSeconds('when', when);
     if (typeof cb !== 'function') throw notCallable('callAt/callLater', cb);
     const h = new TimerHandle(when, this.#timerSeq++, cb as (...a: any[]) => unknown, args, this);
     this.#timers.push(h);

@@ -7,6 +7,7 @@ import type { TimerHandle } from '../loop/handle.js';
 import { getEventLoop } from '../loop/running.js';
 import { Future } from './future.js';
 import type { CancelReason } from './errors.js';
+import { checkSeconds } from './options.js';
 
 type FutureClass = new (...args: any[]) => Future<any>;
 interface Sleeping { _timer: TimerHandle | null }
@@ -43,7 +44,7 @@ function wake<T>(fut: Future<T> & Sleeping, result: T): void {
 
 /** @internal sleep() on a Future made by `Kind` (from sleepFutureOf). */
 export function sleepOn<T>(Kind: FutureClass, delay: number, result?: T): Future<T> {
-  if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`delay must be a number of seconds, got ${String(delay)}`);
+  checkSeconds('delay', delay);
   const loop = getEventLoop();
   const fut = new Kind(loop) as Future<T> & Sleeping;
   if (delay <= 0) fut._resolveOnRun(result as T);

@@ -326,11 +326,8 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 
   #step(error: unknown, hasError: boolean): void {
-    let first = false;
-    if (!this._tStarted) {
-      this._tStarted = true;
-      first = true;
-    }
+    const first = !this._tStarted;
+    if (first) this._tStarted = true;
     if (this._tKind !== GENERATOR) {
       this.#startAsync();
       return;

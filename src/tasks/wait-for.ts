@@ -8,6 +8,7 @@ import { getEventLoop } from '../loop/running.js';
 import { Future, type Waiter } from './future.js';
 import { ensureFuture } from './create-task.js';
 import { copyOutcome, giveBackGrant } from './chain.js';
+import { checkSeconds } from './options.js';
 import type { Awaitable } from './coroutine.js';
 import { TimeoutError, type CancelReason } from './errors.js';
 
@@ -81,7 +82,7 @@ export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> 
   const loop = getEventLoop();
   const inner = ensureFuture(aw, loop);
   if (timeout === null || timeout === undefined) return inner;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout)) throw new TypeError(`timeout must be seconds or null, got ${String(timeout)}`);
+  checkSeconds('timeout', timeout, true);
   const outer = new WaitForFuture<T>(loop, inner, timeout);
   if (inner.done()) {
     copyOutcome(inner, outer);
