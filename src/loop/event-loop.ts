@@ -142,6 +142,8 @@ export class EventLoop {
   #state: DriveState = IDLE;
   #running = false;
   #stopping = false;
+  /** stop() came before this run started: the run does one batch, then stops (asyncio). */
+  #stopFirst = false;
   #closed = false;
   #debug = false;
   #nodeTimer: NodeJS.Timeout | null = null;
@@ -316,6 +318,7 @@ export class EventLoop {
     if (this.#closed) return Promise.reject(new RuntimeError('Event loop is closed'));
     if (this.#running) return Promise.reject(new RuntimeError('This event loop is already running'));
     this.#running = true;
+    this.#stopFirst = this.#stopping;
     this.#stopping = false;
     this.#keepAlive = setInterval(noop, 1 << 30);
     return new Promise<void>((resolve) => {
@@ -443,7 +446,11 @@ export class EventLoop {
         if (this.#stopping) return this.#finishRun();
         if (this.#timers.size > 0) this.#collectDueTimers();
         end = this.#tail;
-        if (end === this.#head) return this.#idle();
+        if (this.#stopFirst) {
+          this.#stopFirst = false;
+          this.#stopping = true; // asyncio: stop() before run_forever() still runs one iteration
+        }
+        if (end === this.#head) return this.#stopping ? this.#finishRun() : this.#idle();
         this.#batchEnd = end;
         if (this.#interleave !== null) this.#interleaveBatch(end);
       }

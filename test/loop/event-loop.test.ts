@@ -186,6 +186,22 @@ test('stop() ends runForever after the current batch; callbacks left run on the 
   loop.close();
 });
 
+test('stop() before runForever: the run does one batch of what is ready, then returns (asyncio)', async (t) => {
+  const { loop } = makeLoop();
+  const order: string[] = [];
+  loop.stop();
+  loop.callSoon(() => { order.push('a'); loop.callSoon(() => order.push('c')); });
+  loop.callSoon(() => order.push('b'));
+  await loop.runForever(); // hung: the stop was forgotten when the run began
+  t.deepEqual(order, ['a', 'b']);
+  loop.stop();
+  await loop.runForever(); // nothing but 'c' ready: one batch with it
+  t.deepEqual(order, ['a', 'b', 'c']);
+  loop.stop();
+  await t.throwsAsync(loop.runUntilComplete(loop.createFuture()), { instanceOf: RuntimeError, message: 'Event loop stopped before Future completed.' });
+  loop.close();
+});
+
 test('a closed loop refuses work with RuntimeError; close() of a running loop throws', async (t) => {
   const { loop } = makeLoop();
   const fut = loop.createFuture<void>();
