@@ -10,7 +10,7 @@ import { dgramModule } from './lazy.js';
 import type { AddressInfo } from 'node:net';
 import type { EventLoop } from './event-loop.js';
 import { Future } from '../tasks/future.js';
-import { inLoop } from './transport.js';
+import { inLoop, makeProtocol } from './transport.js';
 
 /** asyncio: `DatagramProtocol`. Subclass and override what you need. */
 export class DatagramProtocol {
@@ -117,7 +117,12 @@ export function createDatagramEndpoint<P extends DatagramProtocol>(loop: EventLo
       socket.close();
       return;
     }
-    const protocol = protocolFactory();
+    let protocol: P;
+    try {
+      protocol = makeProtocol(loop, protocolFactory);
+    } catch (error) {
+      return fail(error as Error);
+    }
     fut._finish([new DatagramTransport(loop, socket, protocol, options.remoteAddr ?? null), protocol]);
     fut._onAbandon = closeAbandoned; // a task cancelled before it resumes with it: close it
   };

@@ -11,7 +11,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { tlsModule } from './lazy.js';
 import type { EventLoop } from './event-loop.js';
-import { Transport, type Protocol } from './transport.js';
+import { Transport, makeProtocol, type Protocol } from './transport.js';
 import { Roster } from './roster.js';
 import { Future } from '../tasks/future.js';
 import type { CancelReason } from '../tasks/errors.js';
@@ -198,7 +198,14 @@ export function createServer(
   const noDelay = options.noDelay ?? where.path === undefined;
   let server: Server;
   const onSocket = (socket: net.Socket): void => {
-    const protocol = protocolFactory();
+    let protocol: Protocol;
+    try {
+      protocol = makeProtocol(loop, protocolFactory);
+    } catch (error) { // asyncio reports this in debug mode only; a silent drop hides a bug
+      loop.callExceptionHandler({ message: 'Error on transport creation for incoming connection', exception: error });
+      socket.destroy();
+      return;
+    }
     server._attach(new Transport(loop, socket, protocol));
   };
   const netServer = options.ssl
@@ -287,7 +294,14 @@ function onConnected(this: Pending): void {
     return;
   }
   if (c._setNoDelay) this.setNoDelay(true); // net.connect takes noDelay, tls.connect ignores it
-  const protocol = c._factory();
+  let protocol: Protocol;
+  try {
+    protocol = makeProtocol(c.getLoop(), c._factory);
+  } catch (error) { // create_connection raises what the factory raised
+    c._fail(error);
+    this.destroy();
+    return;
+  }
   const transport = c._transport = new Transport(c.getLoop(), this, protocol);
   c._onAbandon = closeAbandoned;
   c._finish(c._made(transport, protocol));

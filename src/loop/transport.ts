@@ -45,6 +45,18 @@ export function inLoop<A>(loop: EventLoop, fn: (a: A) => void, a: A): void {
   }
 }
 
+/** @internal Calls a protocol factory with `loop` as the running loop, as asyncio calls it from
+ *  inside the loop (a factory may make Futures or read getRunningLoop()). Its error is thrown. */
+export function makeProtocol<P>(loop: EventLoop, factory: () => P): P {
+  const prev = current.loop;
+  current.loop = loop;
+  try {
+    return factory();
+  } finally {
+    current.loop = prev;
+  }
+}
+
 const kTransport = Symbol('tulip.transport');
 type Owned = net.Socket & { [kTransport]?: Transport | null };
 

@@ -450,6 +450,42 @@ test('Protocol/Transport: echo protocol, pauseReading, write buffer limits, clos
   t.true(events.some((e) => e.startsWith('client lost')));
 });
 
+test('protocol factories run inside the loop; a failing one fails its connect or closes its accepted socket', async (t) => {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => { reports.push(`${ctx.message}: ${(ctx.exception as Error).message}`); });
+  // A protocol that takes its loop when made, as asyncio code often does in __init__.
+  class Owned extends Protocol {
+    readonly loop = getRunningLoop();
+    readonly lost = this.loop.createFuture<void>();
+    override connectionLost() { this.lost.setResult(); }
+  }
+  let failServer = false;
+  await loop.runUntilComplete(() => waitFor(loop.createTask(function* (): Coroutine<void> {
+    const server = yield* loop.createServer(() => {
+      if (failServer) throw new Error('no protocol today');
+      return new Owned();
+    }, '127.0.0.1', 0);
+    const port = server.sockets[0]!.port;
+    const [tr, proto] = yield* loop.createConnection(() => new Owned(), '127.0.0.1', port); // threw: no running loop
+    t.is(proto.loop, loop);
+    tr.close();
+    yield* proto.lost;
+    const refused = yield* settle(loop.createConnection(() => { throw new TypeError('bad factory'); }, '127.0.0.1', port));
+    t.true(refused instanceof TypeError);
+    failServer = true; // threw out of a Node 'connection' event: the process crashed
+    const [tr2, proto2] = yield* loop.createConnection(() => new Owned(), '127.0.0.1', port);
+    yield* proto2.lost; // the server closed the connection it could not serve
+    t.true(tr2.isClosing());
+    t.deepEqual(reports, ['Error on transport creation for incoming connection: no protocol today']);
+    const udp = yield* settle(loop.createDatagramEndpoint(() => { throw new RangeError('bad datagram factory'); }, { localAddr: ['127.0.0.1', 0] }));
+    t.true(udp instanceof RangeError);
+    server.close();
+    yield* server.waitClosed();
+  }()), 20));
+  loop.close({ strict: true }); // nothing left open: the refused sockets were closed
+});
+
 test('writes during a full 64 KiB read are held to the end of the I/O phase; others go at once', async (t) => {
   // Client and server share one process, so the client's 1 MiB is in the server's socket
   // before the server reads: libuv reads it 64 KiB at a time, and after a full read it reads
