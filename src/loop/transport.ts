@@ -247,7 +247,11 @@ export class Transport {
         this.#drainHooked = true;
         this.#socket.on('drain', onDrain);
       }
-      this.#protocol.pauseWriting();
+      try {
+        this.#protocol.pauseWriting();
+      } catch (error) { // asyncio's rule: reported, and the write that crossed the mark stands
+        this.#loop.callExceptionHandler({ message: 'protocol.pause_writing() failed', exception: error });
+      }
     }
   }
 

@@ -450,7 +450,7 @@ test('Protocol/Transport: echo protocol, pauseReading, write buffer limits, clos
   t.true(events.some((e) => e.startsWith('client lost')));
 });
 
-test('protocol factories run inside the loop; a failing one fails its connect or closes its accepted socket', async (t) => {
+test('protocol factories run inside the loop; a failing one fails its connect or closes its accepted socket; a failing pauseWriting is reported', async (t) => {
   const loop = new EventLoop();
   const reports: string[] = [];
   loop.setExceptionHandler((_l, ctx) => { reports.push(`${ctx.message}: ${(ctx.exception as Error).message}`); });
@@ -469,7 +469,12 @@ test('protocol factories run inside the loop; a failing one fails its connect or
     const port = server.sockets[0]!.port;
     const [tr, proto] = yield* loop.createConnection(() => new Owned(), '127.0.0.1', port); // threw: no running loop
     t.is(proto.loop, loop);
-    tr.close();
+    proto.pauseWriting = () => { throw new Error('cannot pause'); };
+    tr.setWriteBufferLimits(1024);
+    tr.write(Buffer.alloc(8 << 20)); // threw out of write()
+    t.true(tr.getWriteBufferSize() > 1024);
+    t.deepEqual(reports.splice(0), ['protocol.pause_writing() failed: cannot pause']);
+    tr.abort();
     yield* proto.lost;
     const refused = yield* settle(loop.createConnection(() => { throw new TypeError('bad factory'); }, '127.0.0.1', port));
     t.true(refused instanceof TypeError);
