@@ -10,7 +10,7 @@
 // hop-by-hop headers, those named in Connection and Proxy-Authorization.
 
 import { randomFillSync, randomInt } from 'node:crypto';
-import { IncompleteReadError, LimitOverrunError, waitFor, type Coroutine, type StreamReader } from 'tulip';
+import { IncompleteReadError, LimitOverrunError, getRunningLoop, waitFor, type Coroutine, type StreamReader } from 'tulip';
 
 export const MAX_HEAD_BYTES = 64 * 1024;
 
@@ -32,31 +32,35 @@ export interface RequestHead {
 
 /** Reads the head up to its blank line (CRLF or bare LF) in one read, and splits it into lines.
  *  Null when the client closed before a full head. 431 past the reader's limit or `maxBytes`.
- *  With `timeout` (seconds) the read is bounded (TimeoutError); it is a Future wait, no Task. */
+ *  With `timeout` (seconds) the whole head is bounded (TimeoutError), stray blank lines before
+ *  it included; each read is a Future wait, no Task. */
 export function* readHead(reader: StreamReader, maxBytes = MAX_HEAD_BYTES, timeout: number | null = null): Coroutine<string[] | null> {
-  let raw: Buffer;
-  try {
-    raw = yield* (timeout === null ? reader.readUntil(HEAD_ENDS) : waitFor(reader.readUntil(HEAD_ENDS), timeout));
-  } catch (error) {
-    if (error instanceof IncompleteReadError) return null;
-    if (error instanceof LimitOverrunError) throw new HttpError(431, `request head over ${reader.limit} bytes`);
-    throw error;
+  const deadline = timeout === null ? 0 : getRunningLoop().time() + timeout;
+  for (;;) {
+    let raw: Buffer;
+    try {
+      raw = yield* (timeout === null ? reader.readUntil(HEAD_ENDS) : waitFor(reader.readUntil(HEAD_ENDS), Math.max(0, deadline - getRunningLoop().time())));
+    } catch (error) {
+      if (error instanceof IncompleteReadError) return null;
+      if (error instanceof LimitOverrunError) throw new HttpError(431, `request head over ${reader.limit} bytes`);
+      throw error;
+    }
+    if (raw.length > maxBytes) throw new HttpError(431, `request head over ${maxBytes} bytes`);
+    // One latin-1 string per line, cut from the buffer (not one string split and sliced again).
+    const out: string[] = [];
+    for (let at = 0; at < raw.length;) {
+      let nl = raw.indexOf(10, at);
+      if (nl < 0) nl = raw.length;
+      const end = nl > at && raw[nl - 1] === 13 ? nl - 1 : nl;
+      if (end === at) {
+        if (out.length > 0) return out;
+        // stray blank lines before a request (RFC 9112 §2.2)
+      } else out.push(raw.toString('latin1', at, end));
+      at = nl + 1;
+    }
+    // Only blank lines so far (a client that sent CRLFs first): read the real head, by the same
+    // deadline (a client sending a blank line now and then must not hold its connection forever).
   }
-  if (raw.length > maxBytes) throw new HttpError(431, `request head over ${maxBytes} bytes`);
-  // One latin-1 string per line, cut from the buffer (not one string split and sliced again).
-  const out: string[] = [];
-  for (let at = 0; at < raw.length;) {
-    let nl = raw.indexOf(10, at);
-    if (nl < 0) nl = raw.length;
-    const end = nl > at && raw[nl - 1] === 13 ? nl - 1 : nl;
-    if (end === at) {
-      if (out.length > 0) return out;
-      // stray blank lines before a request (RFC 9112 §2.2)
-    } else out.push(raw.toString('latin1', at, end));
-    at = nl + 1;
-  }
-  // Only blank lines so far (a client that sent CRLFs first): read the real head.
-  return yield* readHead(reader, maxBytes, timeout);
 }
 
 /** The end of a head: a blank line, with CRLF or bare-LF endings (or a mix). */

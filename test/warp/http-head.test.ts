@@ -1,9 +1,13 @@
 import test from 'ava';
-import { StreamReader, type Coroutine } from '../../src/index.js';
+import { StreamReader, TimeoutError, sleep, type Coroutine } from '../../src/index.js';
 import {
   readHead, parseHead, rewrite, parseAuthority, targetPath, targetAuthority, decoyHeaders, DECOY_LINE, hostPieces, errorResponse, HttpError,
 } from '../../examples/warp-proxy/http-head.js';
 import { runVirtual } from '../helpers/run-virtual.js';
+
+function* settle(c: Coroutine<unknown>): Coroutine<unknown> {
+  try { return yield* c; } catch (e) { return e; }
+}
 
 function* headOf(bytes: string, limit?: number): Coroutine<string[] | null | HttpError> {
   const r = new StreamReader(limit);
@@ -19,6 +23,24 @@ test('readHead: CRLF and bare-LF lines, stray leading blank lines, EOF before th
     t.is(yield* headOf('GET / HTTP/1.1\r\nHost: a\r\n'), null);
     t.is(yield* headOf(''), null);
     t.deepEqual(yield* headOf('GET / HTTP/1.1\r\nX: \xe9\xff\r\n\r\n'), ['GET / HTTP/1.1', 'X: \xe9\xff'], 'latin-1, not UTF-8');
+  });
+});
+
+test('readHead: the timeout bounds the whole head, stray blank lines before it included', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const r = new StreamReader();
+    const start = loop.time();
+    // A blank line every 20 s against a 30 s timeout: each restarted the timeout, for ever.
+    const feeder = loop.createTask(function* (): Coroutine<void> {
+      for (let i = 0; i < 5; i++) { yield* sleep(20); r.feedData(Buffer.from('\r\n\r\n')); }
+    }());
+    const error = yield* settle(readHead(r, undefined, 30));
+    t.true(error instanceof TimeoutError);
+    t.is(loop.time() - start, 30);
+    feeder.cancel();
+    const r2 = new StreamReader();
+    loop.callLater(20, () => r2.feedData(Buffer.from('\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n')));
+    t.deepEqual(yield* readHead(r2, undefined, 30), ['GET / HTTP/1.1', 'Host: a']);
   });
 });
 
