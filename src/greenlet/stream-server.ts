@@ -16,6 +16,7 @@ import type { StreamReader } from '../streams/stream-reader.js';
 import type { StreamWriter } from '../streams/stream-writer.js';
 import { BridgeFuture, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
 import { Greenlet, type GreenletBody } from './greenlet.js';
+import { GreenletExit } from './hub.js';
 import type { Pool } from './group.js';
 import { Timeout } from './timeout.js';
 
@@ -132,14 +133,20 @@ export class StreamServer {
     this.#server?.close();
   }
 
-  /** gevent: `server.stop(timeout=None)`: stops accepting and closes the connections. */
-  stop(): Future<void> {
+  /** gevent: `server.stop_timeout`: seconds stop() lets a pool's handlers finish (default 1). */
+  stopTimeout = 1;
+
+  /** gevent: `server.stop(timeout=None)`: stops accepting. With a pool (`spawn`), waits up to
+   *  `timeout` (default `stopTimeout`) for its handlers, then kills those left (waiting up to
+   *  1 s for them to die); without one, handlers in flight go on, as in gevent. */
+  stop(timeout: number | null = null): Future<void> {
     const out = new BridgeFuture<void>(hubLoop());
-    const server = this.#server;
-    if (server === null) { out._finish(undefined); return out; }
-    server.close();
-    server.closeClients();
-    server.waitClosed().addDoneCallback(() => out._finish(undefined));
+    this.#server?.close();
+    const pool = this.#pool;
+    if (this.#server === null || pool === null) { out._finish(undefined); return out; }
+    pool.join(timeout ?? this.stopTimeout).addDoneCallback(() => {
+      pool.kill(GreenletExit, { block: true, timeout: 1 }).addDoneCallback(() => out._finish(undefined));
+    });
     return out;
   }
 

@@ -672,6 +672,51 @@ test('StreamServer hands each connection to a greenlet with a GreenSocket; creat
   t.deepEqual(reports, []);
 });
 
+test('StreamServer.stop(): handlers go on without a pool; a pool gets stopTimeout, then its handlers are killed (gevent)', async (t) => {
+  const loop = new EventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
+  const events: string[] = [];
+  let entered = loop.createFuture<void>();
+  function* echoOnce(sock: GreenSocket): Coroutine<void> {
+    entered.setResult();
+    try {
+      const data = yield* sock.recv();
+      yield* sock.sendall(data.toString().toUpperCase());
+      events.push('handler done');
+    } catch (e) {
+      events.push(`handler ${(e as Error).name}`);
+      throw e;
+    }
+  }
+  await loop.runUntilComplete(function* (): Coroutine<void> {
+    const plain = new StreamServer(['127.0.0.1', 0], echoOnce);
+    yield* plain.start();
+    const port = plain.address!.port;
+    const c = yield* createConnection(['127.0.0.1', port], 5);
+    yield* entered;
+    yield* plain.stop(); // closed the connection in flight as well: gevent lets it finish
+    t.false(plain.started);
+    const refused = yield* settle(createConnection(['127.0.0.1', port], 5));
+    t.is((refused as NodeJS.ErrnoException).code, 'ECONNREFUSED');
+    yield* c.sendall('late');
+    t.is((yield* c.recv()).toString(), 'LATE', 'the handler in flight still answers');
+    c.close();
+    const pooled = new StreamServer(['127.0.0.1', 0], echoOnce, { spawn: new Pool(4) });
+    pooled.stopTimeout = 0.05;
+    yield* pooled.start();
+    entered = loop.createFuture<void>();
+    const c2 = yield* createConnection(['127.0.0.1', pooled.address!.port], 5);
+    yield* entered;
+    yield* pooled.stop(); // the handler waits for data that never comes: killed after 0.05 s
+    t.is((yield* c2.recv()).length, 0);
+    c2.close();
+  }());
+  loop.close();
+  t.deepEqual(events, ['handler done', 'handler GreenletExit']);
+  t.deepEqual(reports, []);
+});
+
 test('a greenlet killed while its createConnection is pending leaves no connection open and nothing reported', async (t) => {
   const loop = new EventLoop();
   const reports: string[] = [];
@@ -679,7 +724,7 @@ test('a greenlet killed while its createConnection is pending leaves no connecti
   await loop.runUntilComplete(function* (): Coroutine<void> {
     const server = new StreamServer(['127.0.0.1', 0], function* (sock: GreenSocket): Coroutine<void> {
       while ((yield* sock.recv()).length > 0) { /* until the client closes */ }
-    });
+    }, { spawn: new Pool(10) }); // stop() waits for a pool's handlers
     yield* server.start();
     const port = server.address!.port;
     const g = spawn(function* (): Coroutine<unknown> { return yield* createConnection(['127.0.0.1', port], 5); });
