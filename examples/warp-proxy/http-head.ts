@@ -35,11 +35,12 @@ export interface RequestHead {
  *  With `timeout` (seconds) the whole head is bounded (TimeoutError), stray blank lines before
  *  it included; each read is a Future wait, no Task. */
 export function* readHead(reader: StreamReader, maxBytes = MAX_HEAD_BYTES, timeout: number | null = null): Coroutine<string[] | null> {
-  const deadline = timeout === null ? 0 : getRunningLoop().time() + timeout;
+  const loop = timeout === null ? null : getRunningLoop();
+  const deadline = loop === null ? 0 : loop.time() + timeout!;
   for (;;) {
     let raw: Buffer;
     try {
-      raw = yield* (timeout === null ? reader.readUntil(HEAD_ENDS) : waitFor(reader.readUntil(HEAD_ENDS), Math.max(0, deadline - getRunningLoop().time())));
+      raw = yield* (loop === null ? reader.readUntil(HEAD_ENDS) : waitFor(reader.readUntil(HEAD_ENDS), Math.max(0, deadline - loop.time())));
     } catch (error) {
       if (error instanceof IncompleteReadError) return null;
       if (error instanceof LimitOverrunError) throw new HttpError(431, `request head over ${reader.limit} bytes`);
