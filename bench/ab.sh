@@ -6,9 +6,10 @@
 #   bench/ab.sh SIZE CONNS SECS ROUNDS label 'command with {port}' [label 'command' ...]
 #   bench/ab.sh 1k 50 5 4 tulip 'node dist/examples/warp-proxy/main.js --min-headers 3 --port {port}' \
 #                         raw 'node ../shared/bench/peers/raw_proxy.mjs --port {port}'
-# SIZE is 1k or 100k; nginx is started on 127.0.0.1:28080 with its files in /tmp/ab-www.
+# SIZE is 1k or 100k; nginx is started on 127.0.0.1:28080 with its files in /tmp/ab-www, and left
+# running for the next call (stop it: kill $(cat /tmp/ab-www/nginx.pid)).
 set -u
-[ $# -ge 6 ] || { sed -n '2,9p' "$0"; exit 2; }
+[ $# -ge 6 ] || { sed -n '2,10p' "$0"; exit 2; }
 size=$1 conns=$2 secs=$3 rounds=$4; shift 4
 lua=$(cd "$(dirname "$0")/../../shared/bench/peers" 2>/dev/null && pwd)/wrk_proxy.lua
 [ -f "$lua" ] || { echo "ab.sh: wrk_proxy.lua not found beside the project (../shared/bench/peers)"; exit 1; }
