@@ -10,7 +10,6 @@
 // exits at once. A bind failure exits 1 with a one-line reason.
 
 import { parseArgs } from 'node:util';
-import net from 'node:net';
 import { EventLoop, Event, startServer, wait, type Coroutine, type Server } from 'tulip';
 import { newStats, serveClient, type ProxyOptions } from './proxy.js';
 
@@ -83,6 +82,11 @@ const model = args.model!;
 if (model !== 'explicit' && model !== 'greenlet' && model !== 'both') fail(`--model must be explicit, greenlet or both, got ${JSON.stringify(model)}`);
 if (model === 'both' && port === 65535) fail('--model both needs PORT+1 to be a port too');
 
+/** 127.0.0.0/8, ::1 and IPv4-mapped 127.x: only this machine can connect. */
+function isLoopback(address: string): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
+}
+
 let stamp = '', stampSecond = -1;
 function log(level: string, message: string): void {
   const now = Date.now();
@@ -124,11 +128,13 @@ process.on('SIGTERM', onSignal('SIGTERM'));
 function* main(): Coroutine<number> {
   const stops: Array<() => void> = [];
   const bound: string[] = [];
+  const addresses: string[] = []; // what the listeners were bound to ('localhost' resolved)
   try {
     if (model !== 'greenlet') {
       const server: Server = yield* startServer((r, w) => serveClient(r, w, opts, stats), host, port, { backlog });
       stops.push(() => server.close());
       bound.push(`${host}:${port}`);
+      addresses.push(...server.sockets.map((a) => a.address));
     }
     if (model !== 'explicit') {
       const gport = model === 'both' ? port + 1 : port;
@@ -136,6 +142,7 @@ function* main(): Coroutine<number> {
       yield* gserver.start();
       stops.push(() => gserver.close());
       bound.push(`${host}:${gport} (greenlet)`);
+      if (gserver.address !== null) addresses.push(gserver.address.address);
     }
   } catch (error) {
     log('CRITICAL', `!!! Failed to bind server at [${host}:${port}]: ${(error as Error).message}`);
@@ -143,7 +150,7 @@ function* main(): Coroutine<number> {
     return 1;
   }
   log('INFO', `Server bound at [${bound.join(', ')}].`);
-  if (!net.isIP(host) || !(host.startsWith('127.') || host === '::1')) {
+  if (addresses.some((a) => !isLoopback(a))) {
     process.stderr.write(`warp-proxy: WARNING: listening on ${host}, not loopback: anyone who can reach it can use this proxy\n`);
   }
   yield* stop.wait();

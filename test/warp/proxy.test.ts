@@ -379,7 +379,7 @@ async function adjacentFreePorts(): Promise<number> {
   throw new Error('no two adjacent free ports on 127.0.0.1');
 }
 
-test('npm start\'s main: --help, bind failure, warp_check.py passes (with Debian python3)', async (t) => {
+test('npm start\'s main: --help, bind failure, no warning for localhost, warp_check.py passes (with Debian python3)', async (t) => {
   const main = ['--import=tsx', 'examples/warp-proxy/main.ts'];
   const help = spawnSync(process.execPath, [...main, '--help'], { encoding: 'utf8', timeout: 20000 });
   t.is(help.status, 0);
@@ -394,6 +394,18 @@ test('npm start\'s main: --help, bind failure, warp_check.py passes (with Debian
   t.regex(bind.stderr, /Failed to bind server at \[127\.0\.0\.1:\d+\]/);
   blocker.close();
   const free = await adjacentFreePorts();
+  // 'localhost' is loopback: no open-proxy warning (it was judged by the name, not the address)
+  const named = spawn(process.execPath, [...main, '--host', 'localhost', '--port', String(free), '--model', 'both'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let namedErr = '';
+  const namedExit = new Promise<number | null>((resolve) => named.on('close', (c) => resolve(c))); // 'close': all stderr read
+  await new Promise<void>((resolve) => {
+    named.stderr.on('data', (d) => { namedErr += d; if (namedErr.includes('bye') || namedErr.includes('Server bound')) resolve(); });
+    named.on('exit', () => resolve());
+  });
+  named.kill('SIGTERM');
+  t.is(await namedExit, 0, namedErr);
+  t.regex(namedErr, /Server bound at \[localhost:\d+, localhost:\d+ \(greenlet\)\]/);
+  t.notRegex(namedErr, /WARNING/);
   const python = '/usr/bin/python3';
   const checker = '../shared/bench/peers/warp_check.py'; // shared/ sits beside the project (and its CI clone)
   if (spawnSync(python, ['-c', 'pass']).status !== 0 || !fs.existsSync(checker)) {
