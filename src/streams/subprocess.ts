@@ -16,6 +16,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import { getEventLoop } from '../loop/running.js';
 import { Protocol, Transport } from '../loop/transport.js';
 import { Future } from '../tasks/future.js';
+import { ownedTask } from '../tasks/task.js';
 import type { Coroutine } from '../tasks/coroutine.js';
 import { StreamReader } from './stream-reader.js';
 import type { StreamWriter } from './stream-writer.js';
@@ -132,7 +133,7 @@ export class Process {
   /** asyncio: `Process.communicate`. Sends `input`, closes stdin, reads stdout and stderr to
    *  EOF (concurrently) and waits for the exit: `[stdout, stderr]` (null where not piped). */
   communicate(input?: Uint8Array | string): Future<[Buffer | null, Buffer | null]> {
-    return this.#loop.createTask(this.#communicate(input), { name: `communicate(${this.pid})` });
+    return ownedTask(this.#loop.createTask(this.#communicate(input), { name: `communicate(${this.pid})` }));
   }
 
   *#communicate(input?: Uint8Array | string): Coroutine<[Buffer | null, Buffer | null]> {

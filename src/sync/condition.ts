@@ -10,6 +10,7 @@ import type { Future } from '../tasks/future.js';
 import { getEventLoop } from '../loop/running.js';
 import { CancelledError, RuntimeError } from '../tasks/errors.js';
 import type { Coroutine } from '../tasks/coroutine.js';
+import { ownedTask } from '../tasks/task.js';
 import { Lock } from './lock.js';
 import { enqueue, WaiterQueue, type Held, type WaiterFuture } from './waiters.js';
 
@@ -48,7 +49,7 @@ export class Condition {
     if (!this.#lock.locked()) throw new RuntimeError('cannot wait on un-acquired lock');
     const w = enqueue<true>(this.#waiters);
     this.#lock.release();
-    const task = getEventLoop().createTask(this.#waitThenReacquire(w), { name: 'Condition.wait' });
+    const task = ownedTask(getEventLoop().createTask(this.#waitThenReacquire(w), { name: 'Condition.wait' }));
     task._startFirst = true; // cancelled before its first step, it must still reacquire the lock
     return task;
   }
@@ -76,7 +77,7 @@ export class Condition {
 
   /** asyncio: `Condition.wait_for`. Waits until `predicate()` is true; returns its value. */
   waitFor<T>(predicate: () => T): Future<T> {
-    return getEventLoop().createTask(this.#waitFor(predicate), { name: 'Condition.waitFor' });
+    return ownedTask(getEventLoop().createTask(this.#waitFor(predicate), { name: 'Condition.waitFor' }));
   }
 
   *#waitFor<T>(predicate: () => T): Coroutine<T> {

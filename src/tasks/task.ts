@@ -279,8 +279,18 @@ export class Task<T> extends Future<T> implements Waiter {
     // paid by interruptible async tasks only).
     return new Promise<never>((resolve, reject) => {
       this._tInterruptAwait = reject;
-      fut._promise().then(resolve as (v: unknown) => void, reject);
+      fut._promise().then((v) => this.#settleRace(resolve, reject, v, false), (e) => this.#settleRace(resolve, reject, e, true));
     });
+  }
+
+  /** An interrupt that waited for an owned task to settle replaces that task's outcome. */
+  #settleRace(resolve: (v: never) => void, reject: (e: unknown) => void, outcome: unknown, failed: boolean): void {
+    const interrupt = this._tThrowNext;
+    if (interrupt !== undefined) {
+      this._tThrowNext = undefined;
+      reject(interrupt);
+    } else if (failed) reject(outcome);
+    else resolve(outcome as never);
   }
 
   /** @internal gevent's implicit interruption: raise `error` inside the coroutine at its current
@@ -299,13 +309,20 @@ export class Task<T> extends Future<T> implements Waiter {
       }
       const reject = this._tInterruptAwait;
       this._tInterruptAwait = null;
+      const owned = w !== null && !w.done() && isOwnedTask(w);
       if (w !== null && !w.done() && !w._shared) w.cancel();
-      if (reject !== null) reject(error);
-      else this._tThrowNext = error; // running now (it interrupts itself): raised at its next await
+      if (reject !== null && !owned) reject(error);
+      // Running now (it interrupts itself): raised at its next await. Waiting on an owned task:
+      // raised when that task settles, after its cleanup (see _awaiting's race).
+      else this._tThrowNext = error;
       return true;
     }
     this._tThrowNext = error;
     if (w !== null && !w.done()) {
+      if (isOwnedTask(w)) { // made for this one wait: it cleans up (reacquires a lock) first
+        w.cancel();
+        return true; // its completion wakes this task, and #step raises `error`
+      }
       w._removeWaiter(this);
       this._tWaitingOn = null;
       if (!w._shared) w.cancel();
@@ -385,10 +402,12 @@ export class Task<T> extends Future<T> implements Waiter {
     }
     if (this._tThrowNext !== undefined) {
       // Interrupted while it ran (a greenlet that kills itself without blocking): the error is
-      // raised at this wait, as gevent raises it at the next switch.
+      // raised at this wait, as gevent raises it at the next switch (after an owned task's cleanup).
       if (!fut._shared) fut.cancel();
-      this._loop._pushReady(this);
-      return;
+      if (!isOwnedTask(fut)) {
+        this._loop._pushReady(this);
+        return;
+      }
     }
     fut._addWaiter(this);
     this._tWaitingOn = fut;
@@ -496,3 +515,16 @@ export class Task<T> extends Future<T> implements Waiter {
   }
 }
 (Task.prototype as { _shared: boolean })._shared = true;
+
+/** @internal Marks a task that an API call made for one wait of its caller (Condition.wait,
+ *  Process.communicate): an interrupt of the caller (a greenlet's kill or Timeout) cancels it,
+ *  as it cancels a sleep or a lock waiter, and is raised once the task has finished cleaning up
+ *  (a Condition reacquires its lock), not before. Other tasks a greenlet waits on are left running. */
+export function ownedTask<T>(task: Task<T>): Task<T> {
+  (task as { _shared: boolean })._shared = false;
+  return task;
+}
+
+function isOwnedTask(f: Future<unknown>): f is Task<unknown> {
+  return !f._shared && f instanceof Task;
+}

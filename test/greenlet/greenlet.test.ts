@@ -9,7 +9,7 @@ import {
   signalHandler, type GreenSocket,
 } from '../../src/greenlet/index.js';
 import {
-  createTask, gather, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
+  createTask, gather, allTasks, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
 } from '../../src/index.js';
 import { runVirtual, makeLoop } from '../helpers/run-virtual.js';
 
@@ -880,4 +880,43 @@ test("gevent's positional keywords are refused with a TypeError naming the optio
     t.throws(() => spawn(42 as never), { instanceOf: TypeError, message: /body must be a function, got number 42/ });
     t.throws(() => new Greenlet('run' as never), { instanceOf: TypeError });
   });
+});
+
+test('a greenlet killed or timed out in Condition.wait() gets its error holding the lock again, and leaves no wait behind', async (t) => {
+  const events: string[] = [];
+  await runVirtual(t, function* ({ loop }) {
+    const cond = new TCondition();
+    function* waiter(name: string): Coroutine<void> {
+      yield* cond.acquire();
+      try {
+        yield* cond.wait();
+      } catch (e) {
+        events.push(`${name} ${(e as Error).name} locked=${cond.locked()}`); // was false: released before it was held
+        throw e;
+      } finally {
+        cond.release(); // threw 'Lock is not acquired'
+      }
+    }
+    const killed = spawn(waiter, 'killed');
+    const timed = spawn(function* () { yield* new Timeout(5).run(() => waiter('timed')); });
+    const asyncOne = spawn(async () => {
+      await cond.acquire();
+      try { await cond.waitFor(() => false); } catch (e) { events.push(`async ${(e as Error).name} locked=${cond.locked()}`); throw e; } finally { cond.release(); }
+    });
+    yield* tsleep(1);
+    yield* cond.acquire(); // held while the kills land: each must wait for the lock before it raises
+    void killed.kill(GreenletExit, { block: false });
+    void asyncOne.kill(GreenletExit, { block: false });
+    yield* tsleep(1);
+    t.deepEqual(events, [], 'nobody raises while another holds the lock');
+    cond.release();
+    yield* joinall([killed, asyncOne]);
+    yield* timed.join(); // its Timeout fires at 5 s, the lock free
+    t.true(killed.successful() && asyncOne.successful(), 'GreenletExit, nothing else');
+    t.true(timed.exception instanceof Timeout);
+    t.false(cond.locked());
+    t.deepEqual([...allTasks()].filter((x) => x.getName().startsWith('Condition.')).map((x) => x.getName()), [], 'no Condition.wait left waiting');
+    t.is(loop.time(), 5);
+  }, { expectReports: true }); // the timed greenlet failed with its Timeout, and says so
+  t.deepEqual(events, ['killed GreenletExit locked=true', 'async GreenletExit locked=true', 'timed Timeout locked=true']);
 });
