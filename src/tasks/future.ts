@@ -59,6 +59,10 @@ export class Future<T> implements PromiseLike<T> {
   /** @internal On the prototype: true for futures other code also waits on (a Task, a
    *  greenlet's result), which an interrupt must leave alone rather than cancel. */
   declare readonly _shared: boolean;
+  /** @internal Settles some time after cancel() (a task's coroutine, or a timeout's or task
+   *  group's body, unwinds first): a greenlet interrupted while it waits on one is resumed when
+   *  it has settled, not at once. */
+  declare readonly _unwinds: boolean;
   // Fields are assigned in the constructor, never as class-field initializers: V8 runs an
   // initializer per subclass shape through a megamorphic define, and with a dozen Future kinds
   // (Task, waiters, sleeps, bridge futures) that was 12% of spawning a greenlet. `declare`
@@ -463,6 +467,7 @@ function short(x: unknown): string {
 }
 
 (Future.prototype as { _shared: boolean })._shared = false;
+(Future.prototype as { _unwinds: boolean })._unwinds = false;
 Object.assign(Future.prototype, { _cancelMsg: undefined, _cancelReason: undefined, _prom: null, _cbIndex: 0, _reportable: null, _createdAt: undefined });
 
 /** Type guard usable across the layers. */

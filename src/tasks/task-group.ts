@@ -154,6 +154,7 @@ class GroupFuture<T> extends Future<T> {
     return this._group._cancel(msg, reason);
   }
 }
+(GroupFuture.prototype as { _unwinds: boolean })._unwinds = true; // cancel() cancels the body, which unwinds first
 
 /** asyncio: `async with TaskGroup() as tg:` — runs `body(tg)`; resolves to its result once every
  *  child is done, or raises an AggregateError of the failures. */

@@ -309,23 +309,24 @@ export class Task<T> extends Future<T> implements Waiter {
       }
       const reject = this._tInterruptAwait;
       this._tInterruptAwait = null;
-      const owned = w !== null && !w.done() && isOwnedTask(w);
       if (w !== null && !w.done() && !w._shared) w.cancel();
-      if (reject !== null && !owned) reject(error);
-      // Running now (it interrupts itself): raised at its next await. Waiting on an owned task:
-      // raised when that task settles, after its cleanup (see _awaiting's race).
+      if (reject !== null && !(w !== null && w._unwinds && !w._shared && !w.done())) reject(error);
+      // Running now (it interrupts itself): raised at its next await. Waiting on something that
+      // unwinds after its cancel: raised when that settles (see _awaiting's race).
       else this._tThrowNext = error;
       return true;
     }
     this._tThrowNext = error;
     if (w !== null && !w.done()) {
-      if (isOwnedTask(w)) { // made for this one wait: it cleans up (reacquires a lock) first
-        w.cancel();
-        return true; // its completion wakes this task, and #step raises `error`
-      }
       w._removeWaiter(this);
+      if (!w._shared) {
+        w.cancel();
+        if (w._unwinds && !w.done()) { // a Condition reacquiring its lock, a timeout's body unwinding
+          w._addWaiter(this);
+          return true; // its completion wakes this task, and #step raises `error`
+        }
+      }
       this._tWaitingOn = null;
-      if (!w._shared) w.cancel();
       this._loop._pushReady(this);
     }
     return true;
@@ -404,7 +405,7 @@ export class Task<T> extends Future<T> implements Waiter {
       // Interrupted while it ran (a greenlet that kills itself without blocking): the error is
       // raised at this wait, as gevent raises it at the next switch (after an owned task's cleanup).
       if (!fut._shared) fut.cancel();
-      if (!isOwnedTask(fut)) {
+      if (fut._shared || !fut._unwinds || fut.done()) {
         this._loop._pushReady(this);
         return;
       }
@@ -518,13 +519,11 @@ export class Task<T> extends Future<T> implements Waiter {
 
 /** @internal Marks a task that an API call made for one wait of its caller (Condition.wait,
  *  Process.communicate): an interrupt of the caller (a greenlet's kill or Timeout) cancels it,
- *  as it cancels a sleep or a lock waiter, and is raised once the task has finished cleaning up
- *  (a Condition reacquires its lock), not before. Other tasks a greenlet waits on are left running. */
+ *  as it cancels a sleep or a lock waiter, and, as for any wait that unwinds after its cancel
+ *  (timeout(), taskGroup()), is raised once it has settled (a Condition has its lock again).
+ *  Other tasks a greenlet waits on are left running. */
 export function ownedTask<T>(task: Task<T>): Task<T> {
   (task as { _shared: boolean })._shared = false;
   return task;
 }
-
-function isOwnedTask(f: Future<unknown>): f is Task<unknown> {
-  return !f._shared && f instanceof Task;
-}
+(Task.prototype as { _unwinds: boolean })._unwinds = true;

@@ -99,6 +99,7 @@ class TimeoutFuture<T> extends Future<T> {
     return this._body.cancel(msg, reason ?? { kind: 'parent-cancelled' });
   }
 }
+(TimeoutFuture.prototype as { _unwinds: boolean })._unwinds = true; // cancel() cancels the body, which unwinds first
 
 type Body<T> = (scope: TimeoutScope) => Coroutine<T> | PromiseLike<T>;
 

@@ -9,7 +9,7 @@ import {
   signalHandler, type GreenSocket,
 } from '../../src/greenlet/index.js';
 import {
-  createTask, gather, allTasks, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
+  createTask, gather, allTasks, timeout as ttimeout, taskGroup, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
 } from '../../src/index.js';
 import { runVirtual, makeLoop } from '../helpers/run-virtual.js';
 
@@ -919,4 +919,19 @@ test('a greenlet killed or timed out in Condition.wait() gets its error holding 
     t.is(loop.time(), 5);
   }, { expectReports: true }); // the timed greenlet failed with its Timeout, and says so
   t.deepEqual(events, ['killed GreenletExit locked=true', 'async GreenletExit locked=true', 'timed Timeout locked=true']);
+});
+
+test('a greenlet killed inside timeout() or taskGroup() resumes after the body has unwound, as a cancelled task does', async (t) => {
+  const order: string[] = [];
+  await runVirtual(t, function* ({ loop }) {
+    function* body(name: string): Coroutine<void> {
+      try { yield* tsleep(5); } finally { yield* tsleep(1); order.push(`${loop.time()} ${name} unwound`); }
+    }
+    const scoped = spawn(function* () { try { yield* ttimeout(10, () => body('timeout body')); } finally { order.push(`${loop.time()} timeout greenlet resumed`); } });
+    const grouped = spawn(function* () { try { yield* taskGroup(function* (tg) { tg.createTask(body('group child')); }); } finally { order.push(`${loop.time()} group greenlet resumed`); } });
+    yield* tsleep(1);
+    yield* killall([scoped, grouped]); // the greenlets resumed at 1, their bodies still unwinding
+    t.true(scoped.dead && grouped.dead);
+  });
+  t.deepEqual(order, ['2 timeout body unwound', '2 group child unwound', '2 timeout greenlet resumed', '2 group greenlet resumed']);
 });
