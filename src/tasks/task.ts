@@ -283,7 +283,7 @@ export class Task<T> extends Future<T> implements Waiter {
     });
   }
 
-  /** An interrupt that waited for an owned task to settle replaces that task's outcome. */
+  /** An interrupt that waited for its wait to settle (an owned task, a timeout's body) replaces that wait's outcome. */
   #settleRace(resolve: (v: never) => void, reject: (e: unknown) => void, outcome: unknown, failed: boolean): void {
     const interrupt = this._tThrowNext;
     if (interrupt !== undefined) {
