@@ -22,6 +22,7 @@ class GatheringFuture<T> extends Future<T> {
     return any;
   }
 }
+(GatheringFuture.prototype as { _unwinds: boolean })._unwinds = true; // cancel() cancels what it waits on, which unwinds first
 
 export interface GatherOptions { returnExceptions?: boolean }
 

@@ -66,6 +66,7 @@ class WaitForFuture<T> extends Future<T> implements Waiter {
     this._wake();
   }
 }
+(WaitForFuture.prototype as { _unwinds: boolean })._unwinds = true; // cancel() cancels what it waits on, which unwinds first
 
 function abandonInner(outer: Future<unknown>): void {
   giveBackGrant((outer as WaitForFuture<unknown>)._inner);

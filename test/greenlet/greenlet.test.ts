@@ -9,7 +9,7 @@ import {
   signalHandler, type GreenSocket,
 } from '../../src/greenlet/index.js';
 import {
-  createTask, gather, allTasks, timeout as ttimeout, taskGroup, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
+  createTask, gather, allTasks, timeout as ttimeout, taskGroup, waitFor, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
 } from '../../src/index.js';
 import { runVirtual, makeLoop } from '../helpers/run-virtual.js';
 
@@ -921,7 +921,7 @@ test('a greenlet killed or timed out in Condition.wait() gets its error holding 
   t.deepEqual(events, ['killed GreenletExit locked=true', 'async GreenletExit locked=true', 'timed Timeout locked=true']);
 });
 
-test('a greenlet killed inside timeout() or taskGroup() resumes after the body has unwound, as a cancelled task does', async (t) => {
+test('a greenlet killed inside timeout(), taskGroup(), gather() or waitFor() resumes after what it waited on has unwound, as a cancelled task does', async (t) => {
   const order: string[] = [];
   await runVirtual(t, function* ({ loop }) {
     function* body(name: string): Coroutine<void> {
@@ -929,9 +929,14 @@ test('a greenlet killed inside timeout() or taskGroup() resumes after the body h
     }
     const scoped = spawn(function* () { try { yield* ttimeout(10, () => body('timeout body')); } finally { order.push(`${loop.time()} timeout greenlet resumed`); } });
     const grouped = spawn(function* () { try { yield* taskGroup(function* (tg) { tg.createTask(body('group child')); }); } finally { order.push(`${loop.time()} group greenlet resumed`); } });
+    const gathered = spawn(function* () { try { yield* gather(createTask(body('gathered task'))); } finally { order.push(`${loop.time()} gather greenlet resumed`); } });
+    const waited = spawn(function* () { try { yield* waitFor(body('waitFor body'), 10); } finally { order.push(`${loop.time()} waitFor greenlet resumed`); } });
     yield* tsleep(1);
-    yield* killall([scoped, grouped]); // the greenlets resumed at 1, their bodies still unwinding
-    t.true(scoped.dead && grouped.dead);
+    yield* killall([scoped, grouped, gathered, waited]); // the greenlets resumed at 1, their bodies still unwinding
+    t.true(scoped.dead && grouped.dead && gathered.dead && waited.dead);
   });
-  t.deepEqual(order, ['2 timeout body unwound', '2 group child unwound', '2 timeout greenlet resumed', '2 group greenlet resumed']);
+  t.deepEqual(order, [
+    '2 timeout body unwound', '2 group child unwound', '2 gathered task unwound', '2 waitFor body unwound',
+    '2 waitFor greenlet resumed', '2 timeout greenlet resumed', '2 group greenlet resumed', '2 gather greenlet resumed',
+  ]); // waitFor settles in its body's completion slot, the others a callback later
 });
