@@ -14,9 +14,8 @@ import { TimeoutError } from '../tasks/errors.js';
 import { startServer, openConnection } from '../streams/open-connection.js';
 import type { StreamReader } from '../streams/stream-reader.js';
 import type { StreamWriter } from '../streams/stream-writer.js';
-import { BridgeFuture, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
+import { BridgeFuture, GreenletExit, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
 import { Greenlet, type GreenletBody } from './greenlet.js';
-import { GreenletExit } from './hub.js';
 import type { Pool } from './group.js';
 import { Timeout } from './timeout.js';
 

@@ -309,8 +309,8 @@ export class Task<T> extends Future<T> implements Waiter {
       }
       const reject = this._tInterruptAwait;
       this._tInterruptAwait = null;
-      if (w !== null && !w.done() && !w._shared) w.cancel();
-      if (reject !== null && !(w !== null && w._unwinds && !w._shared && !w.done())) reject(error);
+      const later = w !== null && !w.done() && releaseWait(w);
+      if (reject !== null && !later) reject(error);
       // Running now (it interrupts itself): raised at its next await. Waiting on something that
       // unwinds after its cancel: raised when that settles (see _awaiting's race).
       else this._tThrowNext = error;
@@ -319,12 +319,9 @@ export class Task<T> extends Future<T> implements Waiter {
     this._tThrowNext = error;
     if (w !== null && !w.done()) {
       w._removeWaiter(this);
-      if (!w._shared) {
-        w.cancel();
-        if (w._unwinds && !w.done()) { // a Condition reacquiring its lock, a timeout's body unwinding
-          w._addWaiter(this);
-          return true; // its completion wakes this task, and #step raises `error`
-        }
+      if (releaseWait(w)) {
+        w._addWaiter(this);
+        return true; // its completion wakes this task, and #step raises `error`
       }
       this._tWaitingOn = null;
       this._loop._pushReady(this);
@@ -401,14 +398,11 @@ export class Task<T> extends Future<T> implements Waiter {
       this._loop._pushReady(this);
       return;
     }
-    if (this._tThrowNext !== undefined) {
+    if (this._tThrowNext !== undefined && !releaseWait(fut)) {
       // Interrupted while it ran (a greenlet that kills itself without blocking): the error is
       // raised at this wait, as gevent raises it at the next switch (after an owned task's cleanup).
-      if (!fut._shared) fut.cancel();
-      if (fut._shared || !fut._unwinds || fut.done()) {
-        this._loop._pushReady(this);
-        return;
-      }
+      this._loop._pushReady(this);
+      return;
     }
     fut._addWaiter(this);
     this._tWaitingOn = fut;
@@ -527,3 +521,12 @@ export function ownedTask<T>(task: Task<T>): Task<T> {
   return task;
 }
 (Task.prototype as { _unwinds: boolean })._unwinds = true;
+
+/** An interrupt reaches the pending wait `w`: a wait that is not shared is cancelled. True when it
+ *  settles later (a Condition reacquiring its lock, a timeout's body unwinding), so the interrupt
+ *  is raised once it has settled; false when it can be raised now. */
+function releaseWait(w: Future<unknown>): boolean {
+  if (w._shared) return false;
+  w.cancel();
+  return w._unwinds && !w.done();
+}
