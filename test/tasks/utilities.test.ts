@@ -264,6 +264,40 @@ test('asCompleted yields results in completion order; with timeout the rest rais
   });
 });
 
+test('asCompleted: a handed-out future takes the next outcome when first waited on; a cancelled waiter takes none (asyncio)', async (t) => {
+  await runVirtual(t, function* () {
+    // Awaited out of order: the second future waited on first gets the first to finish.
+    let fs = [...asCompleted([sleep(2, 'b'), sleep(1, 'a')])];
+    t.is(yield* fs[1]!, 'a');
+    t.is(yield* fs[0]!, 'b');
+    // gather() waits on its arguments in order: fs[2] claims first.
+    fs = [...asCompleted([sleep(1, 'a'), sleep(2, 'b'), sleep(3, 'c')])];
+    t.deepEqual(yield* gather(fs[2]!, fs[0]!), ['a', 'b']);
+    t.is(yield* fs[1]!, 'c');
+    // A waiter cancelled before anything finished leaves the first outcome to the next one.
+    fs = [...asCompleted([sleep(1, 'a'), sleep(2, 'b')])];
+    const early = createTask(settle(fs[0]!));
+    yield* sleep(0.5);
+    early.cancel();
+    t.true((yield* catching(early)) instanceof CancelledError);
+    t.is(yield* fs[1]!, 'a');
+    // Cancelled after its outcome came but before it resumed: the outcome is given back.
+    const a = sleep(1, 'a');
+    fs = [...asCompleted([a, sleep(2, 'b')])];
+    const late = createTask(function* () { return yield* fs[0]!; }());
+    a.addDoneCallback(() => late.cancel()); // runs after asCompleted's own callback on `a`
+    t.true((yield* catching(late)) instanceof CancelledError);
+    t.is(yield* fs[1]!, 'a');
+    // With a timeout, a later wait gets what finished before it, then TimeoutError.
+    const slow = sleep(10, 'z');
+    fs = [...asCompleted([sleep(1, 'x'), slow], { timeout: 2 })];
+    yield* sleep(3);
+    t.is(yield* fs[0]!, 'x');
+    t.true((yield* settle(fs[1]!)) instanceof TimeoutError);
+    slow.cancel();
+  });
+});
+
 test('asCompleted as an async iterator yields the original futures', async (t) => {
   await runVirtual(t, async () => {
     const a = sleep(2, 'a'), b = sleep(1, 'b');
