@@ -4,7 +4,9 @@
 // once the caller was notified *and* holds the lock again. The rest runs as a small task, so
 // the lock is reacquired even when the wait is cancelled, and only then is CancelledError
 // raised (asyncio's locks.py does the same in a `finally`). A waiter that was notified but
-// cancelled before it resumed passes its notification on to the next waiter.
+// cancelled before wait() returned (before it resumed, or while it reacquired the lock) passes
+// its notification on to the next waiter, as Python 3.13 does; unlike 3.13, a waiter cancelled
+// before any notify wakes nobody (3.13 wakes one spuriously, which the contract allows).
 
 import type { Future } from '../tasks/future.js';
 import { getEventLoop } from '../loop/running.js';
@@ -56,8 +58,10 @@ export class Condition {
 
   *#waitThenReacquire(w: WaiterFuture<true>): Coroutine<true> {
     let cancelled: CancelledError | null = null;
+    let notified = false;
     try {
       yield* w;
+      notified = true;
     } catch (error) {
       if (!(error instanceof CancelledError)) throw error;
       cancelled = error;
@@ -71,7 +75,12 @@ export class Condition {
         cancelled = error; // keep reacquiring: wait() always returns holding the lock
       }
     }
-    if (cancelled !== null) throw cancelled;
+    if (cancelled !== null) {
+      // Notified, then cancelled while reacquiring: the caller never sees the notification,
+      // so it goes to the next waiter (Python 3.13; 3.11 loses it).
+      if (notified) this.#notify(1);
+      throw cancelled;
+    }
     return true;
   }
 

@@ -230,6 +230,29 @@ test('Condition: a notified waiter cancelled before it resumes passes the notifi
   t.deepEqual(order, ['b']);
 });
 
+test('Condition: a notified waiter cancelled while it reacquires the lock passes the notification on (Python 3.13)', async (t) => {
+  const order: string[] = [];
+  await runVirtual(t, function* () {
+    const cond = new Condition();
+    const waiter = (name: string) => createTask(function* () {
+      yield* cond.acquire();
+      try { yield* cond.wait(); order.push(name); } finally { cond.release(); }
+    }());
+    const a = waiter('a'), b = waiter('b');
+    yield* sleep(0);
+    yield* cond.acquire();
+    cond.notify(1);
+    yield* sleep(0); // a has its notification and now waits for the lock this task holds
+    a.cancel();
+    yield* sleep(0);
+    cond.release();
+    t.true((yield* settle(a)) instanceof CancelledError);
+    t.is(yield* waitFor(b, 1), undefined); // b got a's notification (3.11 lost it: b waited for ever)
+    t.false(cond.locked());
+  });
+  t.deepEqual(order, ['b']);
+});
+
 test('Condition: waitFor(predicate) and the un-acquired lock errors', async (t) => {
   await runVirtual(t, function* () {
     const cond = new Condition();
