@@ -209,14 +209,17 @@ test('Condition.wait() cancelled in the very turn it was called still returns ho
   });
 });
 
+/** Waits on `cond` once, then records `name`. */
+function* waitThenLog(cond: Condition, order: string[], name: string): Coroutine<void> {
+  yield* cond.acquire();
+  try { yield* cond.wait(); order.push(name); } finally { cond.release(); }
+}
+
 test('Condition: a notified waiter cancelled before it resumes passes the notification on', async (t) => {
   const order: string[] = [];
   await runVirtual(t, function* () {
     const cond = new Condition();
-    const waiter = (name: string) => createTask(function* () {
-      yield* cond.acquire();
-      try { yield* cond.wait(); order.push(name); } finally { cond.release(); }
-    }());
+    const waiter = (name: string) => createTask(waitThenLog(cond, order, name));
     const a = waiter('a'), b = waiter('b');
     yield* sleep(0);
     yield* sleep(0);
@@ -234,10 +237,7 @@ test('Condition: a notified waiter cancelled while it reacquires the lock passes
   const order: string[] = [];
   await runVirtual(t, function* () {
     const cond = new Condition();
-    const waiter = (name: string) => createTask(function* () {
-      yield* cond.acquire();
-      try { yield* cond.wait(); order.push(name); } finally { cond.release(); }
-    }());
+    const waiter = (name: string) => createTask(waitThenLog(cond, order, name));
     const a = waiter('a'), b = waiter('b');
     yield* sleep(0);
     yield* cond.acquire();
