@@ -5,7 +5,11 @@
 // waitClosed() resolves when the server is closed *and* its connections are gone;
 // closeClients()/abortClients() end them. serveForever() is a Future that stays pending until
 // the server closes; cancelling it closes the server. Errors from Node (ECONNREFUSED,
-// EADDRINUSE...) are passed as they are, so `error.code` stays reachable.
+// EADDRINUSE...) are passed as they are, so `error.code` stays reachable. Node binds and
+// listens in one step, so a server made with startServing: false is listening already (its
+// address known, a bind error raised at creation, as asyncio's); the connections it accepts
+// wait, unread by any protocol, until startServing(), and close() drops them (asyncio, bound but
+// not listening yet, refuses them).
 
 import net from 'node:net';
 import type tls from 'node:tls';
@@ -37,19 +41,37 @@ export interface ServeOptions {
 export class Server {
   readonly #loop: EventLoop;
   readonly #net: net.Server;
-  readonly #listen: () => void;
+  /** Listening (counted in the loop's open I/O) and not closed. */
+  #open = false;
   #serving = false;
   #closed = false;
+  /** Connections accepted before startServing() (startServing: false), handed over then. */
+  #held: net.Socket[] = [];
+  readonly #dispatch: (socket: net.Socket) => void;
   /** Open connections (a Roster, not a Set: see roster.ts). */
   readonly #transports = new Roster<Transport>();
   #closedWaiters: Future<void>[] = [];
   #forever: Future<void> | null = null;
 
   /** @internal */
-  constructor(loop: EventLoop, netServer: net.Server, listen: () => void) {
+  constructor(loop: EventLoop, netServer: net.Server, dispatch: (socket: net.Socket) => void) {
     this.#loop = loop;
     this.#net = netServer;
-    this.#listen = listen;
+    this.#dispatch = dispatch;
+  }
+
+  /** @internal A connection was accepted: served now, or held until startServing(). */
+  _accept(socket: net.Socket): void {
+    if (this.#serving) {
+      this.#dispatch(socket);
+      return;
+    }
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', ignoreHeldError); // a peer that resets while held must not crash the process
+    this.#held.push(socket);
   }
 
   /** @internal */
@@ -71,13 +93,25 @@ export class Server {
     this._attach(next);
   }
 
-  /** @internal */
+  /** @internal The listening socket is bound: an open resource of the loop from now on. */
+  _markOpen(): void {
+    if (this.#open || this.#closed) return;
+    this.#open = true;
+    this.#loop._ioOpen++;
+    this.#loop._servers.add(this);
+  }
+
+  /** @internal Connections are served from now on, those held first, in accept order. */
   _markServing(): void {
-    if (!this.#serving && !this.#closed) {
-      this.#loop._ioOpen++;
-      this.#loop._servers.add(this);
-    }
+    if (this.#serving || this.#closed) return;
     this.#serving = true;
+    const held = this.#held;
+    this.#held = [];
+    for (const socket of held) {
+      socket.off('error', ignoreHeldError);
+      if (socket.destroyed) continue; // reset while it waited: nothing to serve
+      this.#dispatch(socket);
+    }
   }
 
   /** asyncio: `Server.sockets`, as Node AddressInfo objects. */
@@ -96,16 +130,12 @@ export class Server {
     return this.#serving && !this.#closed;
   }
 
-  /** asyncio: `Server.start_serving`. */
+  /** asyncio: `Server.start_serving`. The socket is listening already (Node binds and listens
+   *  in one step): connections accepted since are served now, then every new one. */
   startServing(): Future<void> {
+    this._markServing();
     const fut = new Future<void>(this.#loop);
-    if (this.#serving || this.#closed) {
-      fut._finish(undefined);
-      return fut;
-    }
-    this.#net.once('listening', () => { this._markServing(); if (!fut.done()) fut._finish(undefined); });
-    this.#net.once('error', (e) => { if (!fut.done()) fut._fail(e); });
-    this.#listen();
+    fut._finish(undefined);
     return fut;
   }
 
@@ -130,10 +160,12 @@ export class Server {
   /** asyncio: `Server.close`. Stops listening; open connections stay until they end. */
   close(): void {
     if (this.#closed) return;
-    if (this.#serving) this.#loop._ioOpen--;
+    if (this.#open) this.#loop._ioOpen--;
     this.#loop._servers.delete(this);
     this.#closed = true;
+    this.#open = false;
     this.#serving = false;
+    for (const socket of this.#held.splice(0)) socket.destroy(); // never served
     this.#net.close(() => this.#maybeWake());
     if (this.#forever !== null && !this.#forever.done()) this.#forever._finish(undefined);
   }
@@ -182,7 +214,7 @@ export class Server {
   }
 
   toString(): string {
-    return `<Server ${this.#closed ? 'closed' : this.#serving ? 'serving' : 'idle'} connections=${this.#transports.size}>`;
+    return `<Server ${this.#closed ? 'closed' : this.#serving ? 'serving' : 'idle'} connections=${this.#transports.size}${this.#held.length > 0 ? ` held=${this.#held.length}` : ''}>`;
   }
 }
 
@@ -197,7 +229,7 @@ export function createServer(
   const fut = new Future<Server>(loop);
   const noDelay = options.noDelay ?? where.path === undefined;
   let server: Server;
-  const onSocket = (socket: net.Socket): void => {
+  const serve = (socket: net.Socket): void => {
     let protocol: Protocol;
     try {
       protocol = makeProtocol(loop, protocolFactory);
@@ -208,18 +240,11 @@ export function createServer(
     }
     server._attach(new Transport(loop, socket, protocol));
   };
+  const onSocket = (socket: net.Socket): void => server._accept(socket);
   const netServer = options.ssl
     ? tlsModule().createServer({ ...options.ssl, allowHalfOpen: true, noDelay } as tls.TlsOptions, onSocket)
     : net.createServer({ allowHalfOpen: true, noDelay }, onSocket); // the server sets TCP_NODELAY at accept
-  const listen = (): void => {
-    if (where.path !== undefined) netServer.listen({ path: where.path, backlog: options.backlog ?? 100 });
-    else netServer.listen({ host: where.host ?? undefined, port: where.port ?? 0, backlog: options.backlog ?? 100, exclusive: true });
-  };
-  server = new Server(loop, netServer, listen);
-  if (options.startServing === false) {
-    fut._finish(server);
-    return fut;
-  }
+  server = new Server(loop, netServer, serve);
   const onError = (error: Error): void => {
     if (!fut.done()) fut._fail(error);
   };
@@ -230,13 +255,17 @@ export function createServer(
       server.close();
       return;
     }
-    server._markServing();
+    server._markOpen();
+    if (options.startServing !== false) server._markServing();
     fut._finish(server);
     fut._onAbandon = closeAbandonedServer; // a task cancelled before it resumes with it
   });
-  listen();
+  if (where.path !== undefined) netServer.listen({ path: where.path, backlog: options.backlog ?? 100 });
+  else netServer.listen({ host: where.host ?? undefined, port: where.port ?? 0, backlog: options.backlog ?? 100, exclusive: true });
   return fut;
 }
+
+function ignoreHeldError(): void {}
 
 function closeAbandonedServer(f: Future<unknown>): void {
   (f.result() as Server).close();

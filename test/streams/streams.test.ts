@@ -566,12 +566,48 @@ test('a server cancelled while it binds, or abandoned by a task cancelled as it 
   t.pass();
 });
 
-test('serveForever is cancellable; startServing: false binds later', async (t) => {
+test('a server closed before startServing() drops the connections it held; nothing is served', async (t) => {
   await runReal(t, function* (): Coroutine<void> {
-    const server = yield* startServer(() => {}, '127.0.0.1', 0, { startServing: false });
+    let served = 0;
+    const server = yield* startServer(function* () { served++; }, '127.0.0.1', 0, { startServing: false });
+    const [reader, writer] = yield* openConnection('127.0.0.1', server.sockets[0]!.port);
+    writer.write('hello\n');
+    // The accept is a real event a turn or so later: look each turn (bounded), then close.
+    yield* waitFor(function* () { while (!String(server).includes('held=1')) yield* sleep(0); }(), 5);
+    server.close();
+    const end = yield* settle(waitFor(reader.read(100), 5)); // EOF, or a reset
+    t.true((end instanceof Buffer && end.length === 0) || (end as NodeJS.ErrnoException).code === 'ECONNRESET');
+    writer.close();
+    yield* server.waitClosed();
+    t.is(served, 0);
     t.false(server.isServing());
+  });
+});
+
+test('serveForever is cancellable; startServing: false listens at once and holds connections until startServing()', async (t) => {
+  await runReal(t, function* (): Coroutine<void> {
+    const served: string[] = [];
+    function* upper(reader: StreamReader, writer: StreamWriter): Coroutine<void> {
+      const line = (yield* reader.readLine()).toString();
+      served.push(line.trim());
+      writer.write(line.toUpperCase());
+      writer.close();
+    }
+    const server = yield* startServer(upper, '127.0.0.1', 0, { startServing: false });
+    t.false(server.isServing());
+    const port = server.sockets[0]!.port; // bound at creation, as asyncio's
+    t.true(port > 0);
+    // A bind error is raised at creation too.
+    const clash = (yield* settle(startServer(upper, '127.0.0.1', port, { startServing: false }))) as NodeJS.ErrnoException;
+    t.is(clash.code, 'EADDRINUSE');
+    const [early, earlyWriter] = yield* openConnection('127.0.0.1', port);
+    earlyWriter.write('early\n');
+    t.deepEqual(served, []); // not served: no protocol reads it yet
     yield* server.startServing();
     t.true(server.isServing());
+    t.is((yield* early.readLine()).toString(), 'EARLY\n'); // the held connection, served now
+    earlyWriter.close();
+    t.deepEqual(served, ['early']);
     yield* server.startServing(); // already serving: done at once
     const forever = createTask(function* () { yield* server.serveForever(); }());
     yield; // forever is waiting now
