@@ -26,8 +26,8 @@ value sent in pieces with pauses); CONNECT tunnels pass through.
                            explicit on PORT and greenlet on PORT+1, one loop, shared limits
       --delay-scale X      multiply every pause (default $WARP_DELAY_SCALE or 1; 0 = none)
       --grace S            seconds to let requests finish on Ctrl-C/SIGTERM (default 5)
-      --connect-timeout S  upstream connect timeout, 504 after it (default 10)
-      --idle-timeout S     head, first-answer-byte and idle-relay timeout (default 30)
+      --connect-timeout S  upstream connect timeout, 504 after it (default 10; > 0)
+      --idle-timeout S     head, first-answer-byte and idle-relay timeout (default 30; > 0)
       --max-conns N        connections served at once (default 10000)
       --backlog N          listen backlog (default 1024; thousands of clients connecting at
                            once overflow a short one and wait for SYN retransmits)
@@ -45,6 +45,13 @@ function num(name: string, text: string | undefined, fallback: number, min = 0):
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isFinite(n) || n < min) fail(`--${name} needs a number >= ${min}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** A timeout in seconds: 0 would time every request out at once (the proxy would answer nothing). */
+function seconds(name: string, text: string | undefined, fallback: number): number {
+  const n = num(name, text, fallback);
+  if (n === 0) fail(`--${name} needs a number of seconds > 0, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -103,8 +110,8 @@ function log(level: string, message: string): void {
 
 const opts: ProxyOptions = {
   delayScale: num('delay-scale', args['delay-scale'] ?? process.env.WARP_DELAY_SCALE, 1),
-  connectTimeout: num('connect-timeout', args['connect-timeout'], 10),
-  idleTimeout: num('idle-timeout', args['idle-timeout'], 30),
+  connectTimeout: seconds('connect-timeout', args['connect-timeout'], 10),
+  idleTimeout: seconds('idle-timeout', args['idle-timeout'], 30),
   minHeaders: num('min-headers', args['min-headers'], 0),
   maxConns: num('max-conns', args['max-conns'], 10000, 1),
   log: (m) => log('INFO', m),

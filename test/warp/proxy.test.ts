@@ -386,6 +386,10 @@ test('npm start\'s main: --help, bind failure, no warning for localhost, warp_ch
   t.regex(help.stdout, /--delay-scale/);
   const bad = spawnSync(process.execPath, [...main, '--port', '0'], { encoding: 'utf8', timeout: 20000 });
   t.is(bad.status, 2);
+  // A zero timeout would time every request out at once: refused with its reason.
+  const zero = spawnSync(process.execPath, [...main, '--idle-timeout', '0'], { encoding: 'utf8', timeout: 20000 });
+  t.is(zero.status, 2);
+  t.regex(zero.stderr, /--idle-timeout needs a number of seconds > 0/);
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   const taken = (blocker.address() as net.AddressInfo).port;
