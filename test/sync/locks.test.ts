@@ -215,43 +215,28 @@ function* waitThenLog(cond: Condition, order: string[], name: string): Coroutine
   try { yield* cond.wait(); order.push(name); } finally { cond.release(); }
 }
 
-test('Condition: a notified waiter cancelled before it resumes passes the notification on', async (t) => {
-  const order: string[] = [];
-  await runVirtual(t, function* () {
-    const cond = new Condition();
-    const waiter = (name: string) => createTask(waitThenLog(cond, order, name));
-    const a = waiter('a'), b = waiter('b');
-    yield* sleep(0);
-    yield* sleep(0);
-    yield* cond.acquire();
-    cond.notify(1);
-    a.cancel();
-    cond.release();
-    yield* settle(a);
-    yield* b;
+for (const [when, whileReacquiring] of [['before it resumes', false], ['while it reacquires the lock (Python 3.13)', true]] as const) {
+  test(`Condition: a notified waiter cancelled ${when} passes the notification on`, async (t) => {
+    const order: string[] = [];
+    await runVirtual(t, function* () {
+      const cond = new Condition();
+      const waiter = (name: string) => createTask(waitThenLog(cond, order, name));
+      const a = waiter('a'), b = waiter('b');
+      yield* sleep(0);
+      if (!whileReacquiring) yield* sleep(0); // a's wait has started: it is parked on its notification
+      yield* cond.acquire();
+      cond.notify(1);
+      if (whileReacquiring) yield* sleep(0); // a has its notification and waits for the lock this task holds
+      a.cancel();
+      if (whileReacquiring) yield* sleep(0);
+      cond.release();
+      t.true((yield* settle(a)) instanceof CancelledError);
+      t.is(yield* waitFor(b, 1), undefined); // b got a's notification (3.11 lost it while reacquiring)
+      t.false(cond.locked());
+    });
+    t.deepEqual(order, ['b']);
   });
-  t.deepEqual(order, ['b']);
-});
-
-test('Condition: a notified waiter cancelled while it reacquires the lock passes the notification on (Python 3.13)', async (t) => {
-  const order: string[] = [];
-  await runVirtual(t, function* () {
-    const cond = new Condition();
-    const waiter = (name: string) => createTask(waitThenLog(cond, order, name));
-    const a = waiter('a'), b = waiter('b');
-    yield* sleep(0);
-    yield* cond.acquire();
-    cond.notify(1);
-    yield* sleep(0); // a has its notification and now waits for the lock this task holds
-    a.cancel();
-    yield* sleep(0);
-    cond.release();
-    t.true((yield* settle(a)) instanceof CancelledError);
-    t.is(yield* waitFor(b, 1), undefined); // b got a's notification (3.11 lost it: b waited for ever)
-    t.false(cond.locked());
-  });
-  t.deepEqual(order, ['b']);
-});
+}
 
 test('Condition: waitFor(predicate) and the un-acquired lock errors', async (t) => {
   await runVirtual(t, function* () {
