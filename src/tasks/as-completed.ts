@@ -44,12 +44,12 @@ class Slot<T> extends Future<T> {
   }
 
   override _addWaiter(waiter: Waiter): void {
-    if (!this._claimed) this._owner._claim(this);
+    this._owner._claim(this);
     super._addWaiter(waiter);
   }
 
   override addDoneCallback(cb: (fut: Future<T>) => void): void {
-    if (!this._claimed) this._owner._claim(this);
+    this._owner._claim(this);
     super.addDoneCallback(cb);
   }
 
@@ -57,12 +57,12 @@ class Slot<T> extends Future<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if (!this._claimed) this._owner._claim(this);
+    this._owner._claim(this);
     return super.then(onFulfilled, onRejected);
   }
 
   override _promise(): Promise<T> {
-    if (!this._claimed) this._owner._claim(this);
+    this._owner._claim(this);
     return super._promise();
   }
 
@@ -116,10 +116,11 @@ export class AsCompleted<T> implements Iterable<Future<T>>, AsyncIterable<Future
     else this.#finished.push(f);
   }
 
-  /** @internal A slot is first waited on: it takes the next finished input, or waits for one.
-   *  An outcome already there is delivered one loop turn later, never inside the caller that
-   *  is registering its wait. */
+  /** @internal Something waits on `slot`: the first time, it takes the next finished input, or
+   *  waits for one. An outcome already there is delivered one loop turn later, never inside the
+   *  caller that is registering its wait. */
   _claim(slot: Slot<any>): void {
+    if (slot._claimed) return;
     slot._claimed = true;
     if (slot.done()) return;
     const f = this.#finished.shift();
