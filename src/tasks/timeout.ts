@@ -79,7 +79,8 @@ export class TimeoutScope {
 
   readonly #expire = (): void => {
     this.#timer = null;
-    if (this.#state !== 'active') return;
+    // A body that finished before its deadline (its done callbacks not yet run) did not expire.
+    if (this.#state !== 'active' || this._task?.done() === true) return;
     this.#state = 'expiring';
     this._task?.cancel(undefined, { kind: 'timeout', deadline: this.#when ?? this.#loop.time() });
   };

@@ -173,6 +173,21 @@ test('timeout(): scope.expired() inside the body, reschedule after exit is refus
   });
 });
 
+test('timeout(): a body done before its deadline fires is not expired, one that swallowed the cancel is', async (t) => {
+  await runVirtual(t, function* () {
+    // Deadline "now": the timer comes due in the turn the body finishes, before its done callback.
+    let kept: any = null;
+    t.is(yield* timeout(0, function* (scope) { kept = scope; return 'done first'; }), 'done first');
+    t.false(kept.expired());
+    t.is(yield* timeout(1, function* (scope) {
+      kept = scope;
+      try { yield* sleep(5); } catch (e) { if (!isCancellation(e)) throw e; }
+      return 'swallowed';
+    }), 'swallowed');
+    t.true(kept.expired());
+  });
+});
+
 test('timeout(): cancel from outside stays CancelledError; body errors pass through', async (t) => {
   await runVirtual(t, function* () {
     const f = timeout(10, function* () { yield* sleep(5); });
