@@ -152,6 +152,11 @@ export class Queue<T = unknown> {
 
 /** gevent: `gevent.queue.JoinableQueue`. */
 export class JoinableQueue<T = unknown> extends Queue<T> {
+  /** gevent: `JoinableQueue.unfinished_tasks`: items put and not yet taskDone(). */
+  get unfinishedTasks(): number {
+    return this._q._unfinishedTasks();
+  }
+
   /** gevent: `JoinableQueue.task_done()`. */
   taskDone(): void {
     this._q.taskDone();

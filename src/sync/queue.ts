@@ -49,6 +49,11 @@ export class Queue<T> {
     return this._size();
   }
 
+  /** @internal Items put and not yet taskDone() (asyncio's `_unfinished_tasks`). */
+  _unfinishedTasks(): number {
+    return this.#unfinished;
+  }
+
   /** asyncio: `Queue.empty`. */
   empty(): boolean {
     return this._size() === 0;

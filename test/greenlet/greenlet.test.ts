@@ -185,10 +185,13 @@ test('JoinableQueue.join waits for taskDone; Channel is a rendezvous (putNowait/
   await runVirtual(t, function* ({ loop }) {
     const jq = new JoinableQueue<number>();
     for (let i = 0; i < 3; i++) jq.putNowait(i);
+    t.is(jq.unfinishedTasks, 3);
+    t.false(yield* jq.join(0.5), 'join times out while items are unfinished');
     const worker = spawn(function* () { for (;;) { const x = yield* jq.get(); yield* sleep(1); order.push(`done ${x}`); jq.taskDone(); } });
     t.true(yield* jq.join());
     yield* worker.kill();
-    t.is(loop.time(), 3);
+    t.is(jq.unfinishedTasks, 0);
+    t.is(loop.time(), 3.5);
     const ch = new Channel<string>();
     t.is(ch.qsize(), 0);
     const putter = spawn(function* () { yield* ch.put('hand-over'); order.push('put returned'); });
