@@ -27,7 +27,7 @@ import type { Task } from './task.js';
 import type { Yieldable } from './coroutine.js';
 import { asyncTaskContext, getEventLoop } from '../loop/running.js';
 import { CancelledError, InvalidStateError, kControlFlow, type CancelReason } from './errors.js';
-import { creationSite } from './creation-site.js';
+import { creationSite, firstFrame } from './creation-site.js';
 
 const PENDING = 0, FINISHED = 1, CANCELLED = 2;
 type State = typeof PENDING | typeof FINISHED | typeof CANCELLED;
@@ -42,7 +42,7 @@ export interface Waiter {
   _wakeSoon(fut: Future<unknown>): void;
 }
 
-interface Unretrieved { loop: EventLoop; error: unknown; what: string; ref: WeakRef<Future<unknown>> }
+interface Unretrieved { loop: EventLoop; error: unknown; what: string; origin: string; ref: WeakRef<Future<unknown>> }
 const YIELD_RESULT: IteratorYieldResult<Yieldable> = { value: undefined, done: false };
 const RETURN_RESULT: IteratorReturnResult<unknown> = { value: undefined, done: true };
 
@@ -51,7 +51,8 @@ const DEFERRED = Symbol('tulip.reportDeferred');
 
 const unretrieved = new FinalizationRegistry<Unretrieved>((held) => {
   held.loop._unretrieved.delete(held.ref);
-  held.loop.callExceptionHandler({ message: `${held.what} exception was never retrieved`, exception: held.error });
+  // The future is gone by now: `origin` names it (asyncio passes the object as `future`).
+  held.loop.callExceptionHandler({ message: `${held.what} exception was never retrieved`, exception: held.error, origin: held.origin });
 });
 
 /** asyncio: `Future`. A result that will exist later; `yield*`-able and awaitable. */
@@ -354,7 +355,10 @@ export class Future<T> implements PromiseLike<T> {
     return 'Future';
   }
 
-
+  /** @internal Names this future in the never-retrieved report (the future is gone by then). */
+  _origin(): string {
+    return 'a Future';
+  }
 
   /** @internal What a task parked here waits for, for the task tree (subclasses say more). */
   _describeWait(): string {
@@ -456,7 +460,8 @@ export function registerReport(f: Future<any>): void {
   const ref = new WeakRef<Future<unknown>>(f);
   f._reportable = ref;
   f._loop._unretrieved.add(ref);
-  unretrieved.register(f, { loop: f._loop, error: f._error, what: f._kind(), ref }, f);
+  const origin = f._origin() + (f._createdAt ? `, created ${firstFrame(f._createdAt)}` : '');
+  unretrieved.register(f, { loop: f._loop, error: f._error, what: f._kind(), origin, ref }, f);
 }
 
 function short(x: unknown): string {

@@ -334,6 +334,11 @@ export class Task<T> extends Future<T> implements Waiter {
     return 'Task';
   }
 
+  /** @internal */
+  override _origin(): string {
+    return `task ${this.getName()}`;
+  }
+
   #makeCancelledError(): CancelledError {
     const error = new CancelledError(this._tCancelMsg, this._tCancelReason);
     this._tCancelMsg = undefined;

@@ -387,8 +387,11 @@ test('scheduling order: tasks woken in one batch run in wake order, generator an
 test('a task exception nobody retrieved is reported when collected', async (t) => {
   if (typeof globalThis.gc !== 'function') return t.fail('run with --expose-gc');
   const fx = makeLoop();
+  const origins: unknown[] = [];
+  const base = fx.loop.getExceptionHandler()!;
+  fx.loop.setExceptionHandler((loop, context) => { origins.push(context.origin); base(loop, context); });
   await fx.loop.runUntilComplete(function* () {
-    createTask(function* () { throw new Error('orphan'); }());
+    createTask(function* () { throw new Error('orphan'); }(), { name: 'orphan-maker' });
     yield;
     yield;
   }());
@@ -397,6 +400,7 @@ test('a task exception nobody retrieved is reported when collected', async (t) =
     await new Promise((r) => setImmediate(r));
   }
   t.deepEqual(fx.reports, ['Task exception was never retrieved: orphan']);
+  t.deepEqual(origins, ['task orphan-maker'], 'the report names the task, which is gone');
   fx.loop.close();
 });
 
