@@ -96,9 +96,15 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
       } else {
         const rw = rewrite(head);
         opts.log(`WARPING <${head.method} ${head.target}>`);
+        // As proxy.ts: a client reset while the upstream is reached or answering ends the request
+        // at once, raised in this greenlet as gevent's kill() raises an exception.
+        const firstBody = client.recv(CHUNK);
+        firstBody.addDoneCallback((read) => {
+          if (self !== null && !read.cancelled() && read.exception() !== null) void self.kill(read.exception(), { block: false });
+        });
         const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout));
         yield* sendHead(up.writer, head, rw, opts.delayScale, opts.random ?? Math.random);
-        const body = onFirstData(client.recv(CHUNK), (first) => new GreenletRelay(spawn(relay, client, up, first, idle)));
+        const body = onFirstData(firstBody, (first) => new GreenletRelay(spawn(relay, client, up, first, idle)));
         try {
           const firstByte = Timeout.startNew(opts.idleTimeout);
           let first: Buffer;

@@ -14,7 +14,7 @@
 
 import {
   CancelledError, TimeoutError, createTask, currentTask, gather, openConnection, sleep, waitFor,
-  type Coroutine, type StreamReader, type StreamWriter, type Task,
+  type Coroutine, type Future, type StreamReader, type StreamWriter, type Task,
 } from 'tulip';
 import {
   DECOY_LINE, HttpError, MAX_HEAD_BYTES, decoyHeaders, errorResponse, hostPieces, parseAuthority, parseHead, readHead, rewrite,
@@ -63,8 +63,21 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
   const place = me === null ? -1 : stats.tasks.enter(me);
   let upstream: StreamWriter | null = null;
   let answered = false;
-  // Once the answer flows (or the tunnel is open), no byte either way for idleTimeout ends it.
-  const idle = me !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => me.cancel('relay idle')) : null;
+  // The task cancels itself (once) when the request cannot go on: once the answer flows (or the
+  // tunnel is open), no byte either way for idleTimeout; or the client's side fails (a reset)
+  // while the upstream is still being reached or answering, which raw Node's 'close' handler
+  // notices at once too: the answer is not fetched for nobody.
+  let ownCancel = false;
+  const cancelOwn = (why: string): void => {
+    if (ownCancel || me === null) return;
+    ownCancel = true;
+    me.cancel(why);
+  };
+  const idle = me !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => cancelOwn('relay idle')) : null;
+  const onClientFailed = (read: Future<Buffer>): void => {
+    if (!read.cancelled() && read.exception() !== null) cancelOwn('client connection failed');
+  };
+  const onRelayFailed = (): void => cancelOwn('body relay failed');
   try {
     const lines = yield* readHead(reader, MAX_HEAD_BYTES, opts.idleTimeout);
     if (lines === null || lines.length - 1 < opts.minHeaders) return; // WARP: silent close
@@ -83,10 +96,12 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
     } else {
       const rw = rewrite(head);
       opts.log(`WARPING <${head.method} ${head.target}>`);
+      const firstBody = reader.read(CHUNK); // from now on a client reset is seen at once
+      firstBody.addDoneCallback(onClientFailed);
       const [ur, uw] = yield* connect(rw.upstream);
       upstream = uw;
       yield* sendHead(uw, head, rw, opts.delayScale, opts.random ?? Math.random);
-      const body = onFirstData(reader.read(CHUNK), (first) => relayTask(pipe(reader, uw, first, idle)));
+      const body = onFirstData(firstBody, (first) => relayTask(pipe(reader, uw, first, idle), onRelayFailed));
       try {
         let first: Buffer;
         try {
@@ -108,8 +123,11 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
     }
     stats.served++;
   } catch (error) {
-    // A cancel is not a request failure, unless it was the idle watch's own (and nobody else's).
-    if (error instanceof CancelledError && !(idle?.fired === true && me!.uncancel() === 0)) throw error;
+    // Our own cancel is a request failure (unless someone else cancelled too); the relay's
+    // error, raised by body.stop(), may have taken the CancelledError's place.
+    if (error instanceof CancelledError) {
+      if (!(ownCancel && me!.uncancel() === 0)) throw error;
+    } else if (ownCancel && me!.cancelling() > 0) me!.uncancel();
     stats.failed++;
     if (error instanceof HttpError && !answered) writer.write(errorResponse(error.status, error.message));
   } finally {
@@ -123,7 +141,11 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
 
 /** A relay run as a task; stop() cancels it and raises what it failed with, if not a cancel. */
 class TaskRelay implements Relay {
-  constructor(readonly task: Task<number>) {}
+  constructor(readonly task: Task<number>, onFailed: () => void) {
+    task.addDoneCallback((t) => {
+      if (!t.cancelled() && t.exception() !== null) onFailed();
+    });
+  }
 
   *stop(): Coroutine<void> {
     if (!this.task.done()) this.task.cancel();
@@ -131,8 +153,8 @@ class TaskRelay implements Relay {
   }
 }
 
-function relayTask(coro: Coroutine<number>): Relay {
-  return new TaskRelay(createTask(coro));
+function relayTask(coro: Coroutine<number>, onFailed: () => void): Relay {
+  return new TaskRelay(createTask(coro), onFailed);
 }
 
 function* settle(task: Task<unknown>): Coroutine<void> {

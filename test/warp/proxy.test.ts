@@ -275,6 +275,43 @@ test('a client that vanishes mid-body and an upstream that resets mid-response l
   });
 });
 
+test('a client that resets while its answer is awaited ends the request at once: the upstream connection closes (both models)', async (t) => {
+  for (const model of ['explicit', 'greenlet'] as const) {
+    await withProxy(t, { idleTimeout: 60 }, function* ({ port: explicitPort, stats, proxy }) {
+      const headSeen = new Event();
+      const upstreamClosed = new Event();
+      const up = yield* origin(function* (r, w) {
+        yield* r.readUntil('\r\n\r\n');
+        headSeen.set();
+        try { while ((yield* r.read()).length > 0); } catch { /* a reset is a close too */ }
+        upstreamClosed.set(); // never answered: only the proxy closing it ends this read
+        w.close();
+      });
+      const upPort = up.sockets[0]!.port;
+      let port = explicitPort;
+      let gserver: ReturnType<typeof greenletServer> | null = null;
+      if (model === 'greenlet') {
+        gserver = greenletServer('127.0.0.1', 0, options([], { idleTimeout: 60 }), stats);
+        yield* gserver.start();
+        port = gserver.address.port;
+      }
+      const sock = net.connect(port, '127.0.0.1');
+      sock.on('error', () => {});
+      sock.write(`GET http://127.0.0.1:${upPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\n\r\n`);
+      yield* headSeen.wait(); // the proxy waits for the answer, its read of the client pending
+      sock.resetAndDestroy();
+      yield* waitFor(upstreamClosed.wait(), 5); // before the fix: only after idleTimeout (60 s)
+      yield* waitFor(clientsDone(stats), 10);
+      t.is(stats.failed, 1, `${model}: counted as failed`);
+      t.is(stats.active, 0);
+      if (gserver !== null) yield* gserver.stop();
+      yield* closedByThemselves(proxy, stats);
+      up.close();
+      yield* up.waitClosed();
+    });
+  }
+});
+
 test('maxConns closes connections over the limit at once', async (t) => {
   await withProxy(t, { maxConns: 1 }, function* ({ port, stats }) {
     const [r1, w1] = yield* openConnection('127.0.0.1', port);
