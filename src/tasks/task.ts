@@ -256,6 +256,26 @@ export class Task<T> extends Future<T> implements Waiter {
     this.#step(undefined, false);
   }
 
+  /** @internal The future an async-function task awaits settled: a cancel that came after it
+   *  completed is returned, to be raised at this await (a grant it carried is given back first,
+   *  as _wake does for a generator task); undefined when there is none. (Interrupts reach async
+   *  tasks through _awaiting's race instead.) */
+  _lateCancel(fut: Future<unknown>): CancelledError | undefined {
+    if (!this._tMustCancel || this.done()) return undefined;
+    this._tMustCancel = false;
+    if (fut.cancelled()) {
+      // A cancel() after the one that cancelled this wait: the wait's own error is delivered (see _wake).
+      this._tCancelMsg = undefined;
+      return undefined;
+    }
+    const abandon = fut._onAbandon;
+    if (abandon !== null) {
+      fut._onAbandon = null;
+      abandon(fut);
+    }
+    return this.#makeCancelledError();
+  }
+
   /** @internal An async-function task's code called then() on `fut`. Returns a rejected
    *  promise when a cancel is pending (delivered at this await), else null. */
   _awaiting(fut: Future<unknown>): Promise<never> | null {

@@ -49,6 +49,27 @@ for (const [kind, make] of kinds) {
     t.deepEqual(order, ['b']);
   });
 
+  test(`${kind}: an async-function waiter cancelled as it is woken raises at its await and passes the grant on`, async (t) => {
+    const order: string[] = [];
+    await runVirtual(t, function* () {
+      const lock = make();
+      yield* lock.acquire();
+      const a = createTask(async () => {
+        try { await lock.acquire(); } catch (e) { order.push(`a: ${(e as Error).name}`); throw e; }
+        order.push('a acquired');
+        lock.release();
+      });
+      const b = createTask(async () => { await lock.acquire(); order.push('b acquired'); lock.release(); });
+      yield;
+      lock.release(); // granted to a ...
+      a.cancel();     // ... which is cancelled before its continuation runs
+      t.true((yield* settle(a)) instanceof CancelledError);
+      yield* b;
+      t.false(lock.locked());
+    });
+    t.deepEqual(order, ['a: CancelledError', 'b acquired']);
+  });
+
   test(`${kind}: a cancelled pending waiter leaves no trace; waitFor on acquire times out cleanly`, async (t) => {
     await runVirtual(t, function* ({ loop }) {
       const lock = make();

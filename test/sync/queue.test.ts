@@ -173,6 +173,25 @@ test('PriorityQueue gives the smallest first (tuple-like order); LifoQueue the n
   });
 });
 
+test('an async-function getter or putter cancelled as woken: the item goes back, the put does not happen', async (t) => {
+  await runVirtual(t, function* () {
+    const q = new Queue<number>(1);
+    const g = createTask(async () => q.get());
+    yield;
+    q.putNowait(7); // handed to g ...
+    g.cancel();     // ... cancelled before its continuation runs
+    t.true((yield* settle(g)) instanceof CancelledError);
+    t.is(q.getNowait(), 7, 'the item is back in the queue');
+    q.putNowait(1);
+    const p = createTask(async () => { await q.put(2); });
+    yield;
+    q.getNowait(); // admits p's item ...
+    p.cancel();    // ... but p is cancelled before it resumes
+    t.true((yield* settle(p)) instanceof CancelledError);
+    t.true(q.empty(), 'the cancelled put did not insert');
+  });
+});
+
 test('a getter cancelled as woken gives back to PriorityQueue and LifoQueue too; putter take-back works', async (t) => {
   await runVirtual(t, function* () {
     for (const q of [new PriorityQueue<number>(1), new LifoQueue<number>(1)]) {

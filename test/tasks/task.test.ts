@@ -143,6 +143,25 @@ test('cancel while the task is scheduled (after its wait completed) still cancel
   });
 });
 
+test('an async-function task cancelled after its wait completed, before it resumed, raises at that await', async (t) => {
+  const seen: string[] = [];
+  await runVirtual(t, function* ({ loop }) {
+    const f = loop.createFuture<string>();
+    const task = createTask(async () => {
+      try {
+        seen.push(`got ${await f}`);
+      } catch (e) { seen.push(`raised ${(e as Error).name}`); }
+      await sleep(0); // asyncio: the cancel was delivered once, at the wait; this one completes
+      return 'finished';
+    });
+    yield;
+    f.setResult('value');
+    task.cancel();
+    t.is(yield* task, 'finished');
+  });
+  t.deepEqual(seen, ['raised CancelledError']);
+});
+
 test('cancel after the last wait, during a step, ends the task cancelled (asyncio rule)', async (t) => {
   await runVirtual(t, function* () {
     const task: Task<string> = createTask(function* (): Coroutine<string> { task.cancel(); return 'value'; }());
@@ -182,6 +201,18 @@ test('a second cancel() while the first is delivered counts, but the first messa
     const e = yield* settle(task);
     t.deepEqual(seen, ['why']);
     t.is((e as CancelledError).message, 'why');
+    // An async-function task the same: one CancelledError, the first message; its next wait runs.
+    const seenAsync: string[] = [];
+    const asyncTask = createTask(async () => {
+      try { await sleep(10); } catch (err) { seenAsync.push((err as CancelledError).message); }
+      await sleep(0);
+      return 'went on';
+    });
+    yield;
+    asyncTask.cancel('why');
+    asyncTask.cancel('again');
+    t.is(yield* asyncTask, 'went on');
+    t.deepEqual(seenAsync, ['why']);
   });
 });
 
