@@ -13,6 +13,7 @@ import { getEventLoop } from '../loop/running.js';
 import { CancelledError, RuntimeError } from '../tasks/errors.js';
 import type { Coroutine } from '../tasks/coroutine.js';
 import { ownedTask } from '../tasks/task.js';
+import { currentTask } from '../tasks/create-task.js';
 import { Lock } from './lock.js';
 import { enqueue, WaiterQueue, type Held, type WaiterFuture } from './waiters.js';
 
@@ -81,6 +82,10 @@ export class Condition {
       if (notified) this.#notify(1);
       throw cancelled;
     }
+    // Cancelled before this task's first step, after the notify: the waiter and the lock were
+    // both ready, nothing above had to wait, and the task ends cancelled at this return. The
+    // caller never sees the notification either.
+    if (notified && currentTask()!.cancelling() > 0) this.#notify(1);
     return true;
   }
 

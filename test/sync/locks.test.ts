@@ -236,15 +236,19 @@ function* waitThenLog(cond: Condition, order: string[], name: string): Coroutine
   try { yield* cond.wait(); order.push(name); } finally { cond.release(); }
 }
 
-for (const [when, whileReacquiring] of [['before it resumes', false], ['while it reacquires the lock (Python 3.13)', true]] as const) {
+for (const [when, whileReacquiring, parked] of [
+  ['before its wait started', false, false],
+  ['before it resumes', false, true],
+  ['while it reacquires the lock (Python 3.13)', true, false],
+] as const) {
   test(`Condition: a notified waiter cancelled ${when} passes the notification on`, async (t) => {
     const order: string[] = [];
     await runVirtual(t, function* () {
       const cond = new Condition();
       const waiter = (name: string) => createTask(waitThenLog(cond, order, name));
       const a = waiter('a'), b = waiter('b');
-      yield* sleep(0);
-      if (!whileReacquiring) yield* sleep(0); // a's wait has started: it is parked on its notification
+      yield* sleep(0); // a and b called wait(): both are queued, their helper tasks not started
+      if (parked) yield* sleep(0); // a's wait has started: it is parked on its notification
       yield* cond.acquire();
       cond.notify(1);
       if (whileReacquiring) yield* sleep(0); // a has its notification and waits for the lock this task holds
