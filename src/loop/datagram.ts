@@ -45,13 +45,21 @@ export class DatagramTransport {
     loop.callSoon(() => protocol.connectionMade(this));
   }
 
-  /** asyncio: `DatagramTransport.sendto(data, addr=None)`. */
+  /** asyncio: `DatagramTransport.sendto(data, addr=None)`. On a connected endpoint `addr` must
+   *  be omitted or be the remote address (asyncio raises ValueError; Node would send to the
+   *  remote whatever `addr` said). */
   sendto(data: Uint8Array | string, addr?: [host: string, port: number]): void {
     if (this.#closing) return;
-    const to = addr ?? this.#remote;
-    if (to === null) throw new TypeError('sendto() needs an address on an unconnected endpoint');
-    if (addr === undefined && this.#remote !== null) this.#socket.send(data);
-    else this.#socket.send(data, to[1], to[0]);
+    const remote = this.#remote;
+    if (remote !== null) {
+      if (addr !== undefined && (addr[0] !== remote[0] || addr[1] !== remote[1])) {
+        throw new TypeError(`invalid address ${addr[0]}:${addr[1]}: a connected endpoint sends only to ${remote[0]}:${remote[1]} (omit the address)`);
+      }
+      this.#socket.send(data);
+      return;
+    }
+    if (addr === undefined) throw new TypeError('sendto() needs an address on an unconnected endpoint');
+    this.#socket.send(data, addr[1], addr[0]);
   }
 
   /** asyncio: `BaseTransport.close`. */

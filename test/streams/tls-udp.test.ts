@@ -148,7 +148,8 @@ test('UDP: two datagram endpoints exchange datagrams; errors and closing reach t
     const [client, proto] = yield* loop.createDatagramEndpoint(() => new Client(), { remoteAddr: ['127.0.0.1', port] });
     t.is((client.getExtraInfo('peername') as AddressInfo).port, port);
     t.truthy(client.getExtraInfo('socket'));
-    client.sendto('ping');
+    t.throws(() => client.sendto('elsewhere', ['127.0.0.1', port === 65535 ? 1 : port + 1]), { instanceOf: TypeError, message: /connected endpoint sends only to/ });
+    client.sendto('ping', ['127.0.0.1', port]); // its own remote: allowed, as in asyncio
     const r = yield* waitFor(proto.got, 10);
     client.close();
     t.true(client.isClosing());
