@@ -153,6 +153,15 @@ export class Transport {
     return socket;
   }
 
+  /** @internal A write failed and Node destroyed the socket in that call (a reset peer, a
+   *  child that exited: Node drops EPIPE on a child's stdin without an 'error'), before its
+   *  'close' reached the protocol: the error drain() raises now, as asyncio's does; else null. */
+  _writeFailed(): Error | null {
+    const socket = this.#socket;
+    if (this.#closing || this.#lost || !socket.destroyed) return null;
+    return socket.errored ?? Object.assign(new Error('Connection lost'), { code: 'ECONNRESET' });
+  }
+
   /** @internal the socket is gone or going (startTls refuses such a transport). */
   get _unusable(): boolean {
     return this.#closing || this.#lost || this.#socket.destroyed;

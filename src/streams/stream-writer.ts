@@ -84,7 +84,7 @@ export class StreamWriter {
 
   /** asyncio: `StreamWriter.drain`. Waits while the write buffer is over its high-water mark. */
   drain(): Future<void> {
-    const lostError = this.#protocol._lostError();
+    const lostError = this.#protocol._lostError() ?? this.transport._writeFailed();
     if (lostError !== null) {
       const f = new Future<void>(this.#protocol._loop);
       f._fail(lostError);

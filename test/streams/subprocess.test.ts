@@ -83,6 +83,20 @@ test('communicate() when the child closes stdin early does not raise', async (t)
   t.is(out, 'done\n');
 });
 
+test('writing to the stdin of a process that has exited: drain() raises, as asyncio\'s does', async (t) => {
+  const e = await runReal(t, function* () {
+    const p = yield* createSubprocessExec('true', [], { stdin: PIPE });
+    t.is(yield* p.wait(), 0);
+    p.stdin!.write(Buffer.alloc(1024 * 1024)); // EPIPE: Node destroys the pipe in this call, with no 'error'
+    const error = yield* settle(p.stdin!.drain());
+    p.stdin!.close();
+    yield* settle(p.stdin!.waitClosed());
+    return error;
+  });
+  t.true(e instanceof Error, 'not silently dropped');
+  t.is((e as NodeJS.ErrnoException).code, 'ECONNRESET');
+});
+
 test('a process whose task is cancelled as it starts is killed; one cancelled while starting never runs on', async (t) => {
   await runReal(t, function* () {
     const starting = createSubprocessExec('sleep', ['30']);
