@@ -305,6 +305,7 @@ export class Task<T> extends Future<T> implements Waiter {
 
   /** An interrupt that waited for its wait to settle (an owned task, a timeout's body) replaces that wait's outcome. */
   #settleRace(resolve: (v: never) => void, reject: (e: unknown) => void, outcome: unknown, failed: boolean): void {
+    if (this._tInterruptAwait === reject) this._tInterruptAwait = null; // settled: _interrupt no longer races it
     const interrupt = this._tThrowNext;
     if (interrupt !== undefined) {
       this._tThrowNext = undefined;
@@ -330,6 +331,13 @@ export class Task<T> extends Future<T> implements Waiter {
       const reject = this._tInterruptAwait;
       this._tInterruptAwait = null;
       const later = w !== null && !w.done() && releaseWait(w);
+      if (reject !== null && !later && w !== null && w._onAbandon !== null && w.done() && !w.cancelled()) {
+        // Granted (a lock, an item) but its await has not settled: the grant goes back, as a
+        // generator task's does in _wake, and the interrupt is raised in its place.
+        const abandon = w._onAbandon;
+        w._onAbandon = null;
+        abandon(w);
+      }
       if (reject !== null && !later) reject(error);
       // Running now (it interrupts itself): raised at its next await. Waiting on something that
       // unwinds after its cancel: raised when that settles (see _awaiting's race).

@@ -106,6 +106,37 @@ test('a greenlet killed while it waits for a lock (Tulip\'s, gevent\'s RLock) do
   });
 });
 
+test('a greenlet killed after a lock or an item was handed to it, before it resumed, gives it back (generator and async bodies)', async (t) => {
+  await runVirtual(t, function* () {
+    for (const style of ['generator', 'async'] as const) {
+      const lock = new TLock();
+      yield* lock.acquire();
+      const got: string[] = [];
+      const take = style === 'generator'
+        ? function* (n: string) { yield* lock.acquire(); got.push(n); lock.release(); }
+        : async function (n: string) { await lock.acquire(); got.push(n); lock.release(); };
+      const a = spawn(take as (n: string) => Coroutine<void>, 'a'), b = spawn(take as (n: string) => Coroutine<void>, 'b');
+      yield* sleep(0);
+      lock.release();                      // handed to a ...
+      void a.kill(GreenletExit, { block: false }); // ... killed before it resumes
+      t.true(yield* b.join(1), `${style}: b was not left waiting`);
+      yield* a.join();
+      t.deepEqual(got, ['b'], `${style}: the lock went on to b`);
+      t.false(lock.locked());
+      const q = new Queue<number>();
+      const get = style === 'generator'
+        ? function* (n: string) { got.push(`${n} ${yield* q.get()}`); }
+        : async function (n: string) { got.push(`${n} ${await q.get()}`); };
+      const g1 = spawn(get as (n: string) => Coroutine<void>, 'g1'), g2 = spawn(get as (n: string) => Coroutine<void>, 'g2');
+      yield* sleep(0);
+      q.putNowait(7);
+      void g1.kill(GreenletExit, { block: false });
+      t.true(yield* g2.join(1), `${style}: the item went on to g2`);
+      t.deepEqual(got, ['b', 'g2 7']);
+    }
+  });
+});
+
 test('Timeout raises itself in the greenlet that started it; run() and silent timeouts', async (t) => {
   await runVirtual(t, function* ({ loop }) {
     const g = spawn(function* (): Coroutine<string> {
