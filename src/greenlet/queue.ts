@@ -183,7 +183,7 @@ export class Channel<T = unknown> {
     const getter = this.#nextGetter();
     if (getter !== undefined) {
       // A rendezvous, as gevent's: the putter resumes after the getter has run with the item.
-      getter._finish(item);
+      this.#handTo(getter, item);
       getter.addDoneCallback(() => { if (!out.done()) out._finish(undefined); });
       return out;
     }
@@ -213,6 +213,18 @@ export class Channel<T = unknown> {
   putNowait(item: T): void {
     const getter = this.#nextGetter();
     if (getter === undefined) throw new Full();
+    this.#handTo(getter, item);
+  }
+
+  /** Gives `item` to a waiting getter. gevent switches to the getter at once; here it resumes
+   *  in a later step, and if it is killed before then the item goes to the next getter, or
+   *  waits at the front for one (the put that made it has returned: gevent's had too). */
+  #handTo(getter: BridgeFuture<T>, item: T): void {
+    getter._onAbandon = () => {
+      const next = this.#nextGetter();
+      if (next !== undefined) this.#handTo(next, item);
+      else this.#putters.unshift({ item, fut: new BridgeFuture<void>(hubLoop()) });
+    };
     getter._finish(item);
   }
 

@@ -394,6 +394,21 @@ test('Channel: a getter or putter killed while it waits is skipped, nothing lost
     yield* sleep(0);
     t.is(yield* ch.get(), 'b', 'a killed put is not delivered');
     yield* live.join();
+    // Handed the item, then killed before it resumed (generator and async getters): the item
+    // goes to the next getter, or waits for one; put() and putNowait() alike.
+    for (const style of ['generator', 'async'] as const) {
+      for (const how of ['put', 'putNowait'] as const) {
+        const handed = style === 'generator' ? spawn(function* () { return yield* ch.get(); }) : spawn(async () => ch.get());
+        yield* sleep(0);
+        if (how === 'put') void spawn(function* () { yield* ch.put(`${style} ${how}`); });
+        else ch.putNowait(`${style} ${how}`);
+        if (how === 'put') yield; // the putter has run: the item is handed over
+        void handed.kill(GreenletExit, { block: false });
+        yield* handed.join();
+        t.true(handed.value instanceof GreenletExit);
+        t.is(yield* ch.get({ timeout: 1 }), `${style} ${how}`, `${style} ${how}: not lost`);
+      }
+    }
   });
 });
 
