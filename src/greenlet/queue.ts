@@ -220,13 +220,17 @@ export class Channel<T = unknown> {
    *  in a later step, and if it is killed before then the item goes to the next getter, or
    *  waits at the front for one (the put that made it has returned: gevent's had too). */
   #handTo(getter: BridgeFuture<T>, item: T): void {
-    getter._onAbandon = () => {
-      const next = this.#nextGetter();
-      if (next !== undefined) this.#handTo(next, item);
-      else this.#putters.unshift({ item, fut: new BridgeFuture<void>(hubLoop()) });
-    };
+    getter._onAbandon = this.#giveBack;
     getter._finish(item);
   }
+
+  // One hook per channel, not a closure per hand-off: the item is the getter's result.
+  readonly #giveBack = (getter: Future<any>): void => {
+    const item = getter.result() as T;
+    const next = this.#nextGetter();
+    if (next !== undefined) this.#handTo(next, item);
+    else this.#putters.unshift({ item, fut: new BridgeFuture<void>(hubLoop()) });
+  };
 
   /** gevent: `Channel.get_nowait()`: takes a waiting putter's item, else raises Empty. */
   getNowait(): T {

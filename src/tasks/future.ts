@@ -233,7 +233,7 @@ export class Future<T> implements PromiseLike<T> {
     if (task !== undefined) {
       const refused = task._awaiting(this);
       if (refused !== null) return refused.then(onFulfilled, onRejected);
-      if (this._state === PENDING || this._queued) return awaitedBy(this, task).then(onFulfilled, onRejected);
+      return getPromise(this, task).then(onFulfilled, onRejected);
     }
     return getPromise(this).then(onFulfilled, onRejected);
   }
@@ -398,7 +398,10 @@ function addCallback(f: Future<any>, cb: DoneCallback<any> | Waiter): void {
   else (f._cbs ??= []).push(cb);
 }
 
-function getPromise<T>(f: Future<T>): Promise<T> {
+/** The promise then() settles. For an async-function task's `await` (`task`), a cancel that
+ *  reaches the task after `f` completed but before it resumed is raised at this await, as a
+ *  generator task's is, and a grant `f` carried (a lock, a queue item) is handed back. */
+function getPromise<T>(f: Future<T>, task: Task<unknown> | null = null): Promise<T> {
   retrieved(f);
   if (f._state === PENDING || f._queued) {
     // One settle slot per then(): each awaiting async task is woken in its own turn, in the
@@ -406,6 +409,8 @@ function getPromise<T>(f: Future<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       addCallback(f, (f: Future<T>) => {
         f._loop._asyncWoken = true; // let the continuation finish before the next callback
+        const late = task?._lateCancel(f);
+        if (late !== undefined) return reject(late);
         if (f._state === FINISHED && f._error === undefined) return resolve(f._value as T);
         retrieved(f); // handed to the promise: its rejection is the report if nobody handles it
         reject(f._state === CANCELLED ? f._cancelledError() : f._error);
@@ -416,23 +421,6 @@ function getPromise<T>(f: Future<T>): Promise<T> {
   if (f._state === FINISHED && f._error === undefined) f._prom = Promise.resolve(f._value as T);
   else f._prom = Promise.reject(f._state === CANCELLED ? f._cancelledError() : f._error);
   return f._prom;
-}
-
-/** getPromise for an async-function task's `await`: a cancel that reaches the task after `f`
- *  completed but before the task resumed is raised at this await, as a generator task's is,
- *  and a grant `f` carried (a lock, a queue item) is handed back. */
-function awaitedBy<T>(f: Future<T>, task: Task<unknown>): Promise<T> {
-  retrieved(f);
-  return new Promise<T>((resolve, reject) => {
-    addCallback(f, (f: Future<T>) => {
-      f._loop._asyncWoken = true; // let the continuation finish before the next callback
-      const late = task._lateCancel(f);
-      if (late !== undefined) return reject(late);
-      if (f._state === FINISHED && f._error === undefined) return resolve(f._value as T);
-      retrieved(f);
-      reject(f._state === CANCELLED ? f._cancelledError() : f._error);
-    });
-  });
 }
 
 function invoke(f: Future<any>, cb: DoneCallback<any> | Waiter): void {

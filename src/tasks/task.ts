@@ -21,6 +21,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import { asyncEverUsed, asyncTaskContext, current, runningTaskOrNull } from '../loop/running.js';
 import { Future, type Waiter } from './future.js';
 import { CancelledError, RuntimeError, type CancelReason } from './errors.js';
+import { giveBackGrant } from './chain.js';
 import { isGenerator, isGeneratorFunction, isThenable, type Coroutine, type Yieldable } from './coroutine.js';
 import { creationSite, firstSite, siteKeyOf } from './creation-site.js';
 
@@ -246,13 +247,9 @@ export class Task<T> extends Future<T> implements Waiter {
       this._tMustCancel = false;
       this._tCancelMsg = undefined;
     }
-    const abandon = fut._onAbandon;
-    if (abandon !== null && (this._tMustCancel || this._tThrowNext !== undefined) && !fut.cancelled()) {
-      // Granted (a lock, an item) but cancelled before resuming: CancelledError will be raised
-      // at the yield*, so the coroutine never sees the grant; hand it back first.
-      fut._onAbandon = null;
-      abandon(fut);
-    }
+    // Granted (a lock, an item) but cancelled before resuming: CancelledError will be raised
+    // at the yield*, so the coroutine never sees the grant; hand it back first.
+    if (this._tMustCancel || this._tThrowNext !== undefined) giveBackGrant(fut);
     this.#step(undefined, false);
   }
 
@@ -268,11 +265,7 @@ export class Task<T> extends Future<T> implements Waiter {
       this._tCancelMsg = undefined;
       return undefined;
     }
-    const abandon = fut._onAbandon;
-    if (abandon !== null) {
-      fut._onAbandon = null;
-      abandon(fut);
-    }
+    giveBackGrant(fut);
     return this.#makeCancelledError();
   }
 
@@ -331,13 +324,9 @@ export class Task<T> extends Future<T> implements Waiter {
       const reject = this._tInterruptAwait;
       this._tInterruptAwait = null;
       const later = w !== null && !w.done() && releaseWait(w);
-      if (reject !== null && !later && w !== null && w._onAbandon !== null && w.done() && !w.cancelled()) {
-        // Granted (a lock, an item) but its await has not settled: the grant goes back, as a
-        // generator task's does in _wake, and the interrupt is raised in its place.
-        const abandon = w._onAbandon;
-        w._onAbandon = null;
-        abandon(w);
-      }
+      // Granted (a lock, an item) but its await has not settled: the grant goes back, as a
+      // generator task's does in _wake, and the interrupt is raised in its place.
+      if (reject !== null && !later && w !== null && w.done()) giveBackGrant(w);
       if (reject !== null && !later) reject(error);
       // Running now (it interrupts itself): raised at its next await. Waiting on something that
       // unwinds after its cancel: raised when that settles (see _awaiting's race).
