@@ -255,8 +255,7 @@ export class Task<T> extends Future<T> implements Waiter {
 
   /** @internal The future an async-function task awaits settled: a cancel that came after it
    *  completed is returned, to be raised at this await (a grant it carried is given back first,
-   *  as _wake does for a generator task); undefined when there is none. (Interrupts reach async
-   *  tasks through _awaiting's race instead.) */
+   *  as _wake does for a generator task); undefined when there is none. */
   _lateCancel(fut: Future<unknown>): CancelledError | undefined {
     if (!this._tMustCancel || this.done()) return undefined;
     this._tMustCancel = false;
@@ -292,18 +291,22 @@ export class Task<T> extends Future<T> implements Waiter {
     // paid by interruptible async tasks only).
     return new Promise<never>((resolve, reject) => {
       this._tInterruptAwait = reject;
-      fut._promise().then((v) => this.#settleRace(resolve, reject, v, false), (e) => this.#settleRace(resolve, reject, e, true));
+      fut._promise().then((v) => this.#settleRace(resolve, reject, v, false, fut), (e) => this.#settleRace(resolve, reject, e, true, fut));
     });
   }
 
   /** An interrupt that waited for its wait to settle (an owned task, a timeout's body) replaces that wait's outcome. */
-  #settleRace(resolve: (v: never) => void, reject: (e: unknown) => void, outcome: unknown, failed: boolean): void {
+  #settleRace(resolve: (v: never) => void, reject: (e: unknown) => void, outcome: unknown, failed: boolean, fut: Future<unknown>): void {
     if (this._tInterruptAwait === reject) this._tInterruptAwait = null; // settled: _interrupt no longer races it
     const interrupt = this._tThrowNext;
     if (interrupt !== undefined) {
       this._tThrowNext = undefined;
       reject(interrupt);
-    } else if (failed) reject(outcome);
+      return;
+    }
+    const late = this._lateCancel(fut); // a cancel() that came after `fut` completed, as getPromise does
+    if (late !== undefined) reject(late);
+    else if (failed) reject(outcome);
     else resolve(outcome as never);
   }
 

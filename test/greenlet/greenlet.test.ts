@@ -9,7 +9,7 @@ import {
   signalHandler, type GreenSocket,
 } from '../../src/greenlet/index.js';
 import {
-  createTask, gather, allTasks, timeout as ttimeout, taskGroup, waitFor, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
+  createTask, currentTask, gather, allTasks, timeout as ttimeout, taskGroup, waitFor, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
 } from '../../src/index.js';
 import { runVirtual, makeLoop } from '../helpers/run-virtual.js';
 
@@ -134,6 +134,27 @@ test('a greenlet killed after a lock or an item was handed to it, before it resu
       t.true(yield* g2.join(1), `${style}: the item went on to g2`);
       t.deepEqual(got, ['b', 'g2 7']);
     }
+  });
+});
+
+test('a Tulip cancel of an async greenlet\'s task after a lock was handed to it is raised at that await; the lock goes on', async (t) => {
+  await runVirtual(t, function* () {
+    const lock = new TLock();
+    yield* lock.acquire();
+    const seen: string[] = [];
+    let aTask: Future<unknown> | null = null;
+    const a = spawn(async () => {
+      aTask = currentTask();
+      try { await lock.acquire(); seen.push('a acquired'); lock.release(); } catch (e) { seen.push(`a ${(e as Error).name}`); }
+    });
+    const b = spawn(async () => { await lock.acquire(); seen.push('b acquired'); lock.release(); });
+    yield* tsleep(0);
+    lock.release(); // handed to a ...
+    aTask!.cancel(); // ... whose task is cancelled before the await settles
+    t.true(yield* b.join(1));
+    yield* a.join();
+    t.deepEqual(seen, ['a CancelledError', 'b acquired']);
+    t.false(lock.locked());
   });
 });
 
