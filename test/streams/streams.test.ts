@@ -138,6 +138,14 @@ test('a read cancelled as it completes gives its bytes back', async (t) => {
     yield* settle(waiting);
     r.feedEof();
     t.is((yield* r.read()).toString(), 'xy', 'a cancelled read(-1) returns what it had gathered');
+    // The same for an async-function task's await.
+    const r2 = new StreamReader();
+    const reader = createTask(async () => r2.read(100));
+    yield;
+    r2.feedData(Buffer.from('hello'));
+    reader.cancel();
+    t.true((yield* settle(reader)) instanceof CancelledError);
+    t.is((yield* r2.read(100)).toString(), 'hello', 'an async reader cancelled as its read completes loses nothing');
   });
 });
 
