@@ -13,7 +13,6 @@ import { getEventLoop } from '../loop/running.js';
 import { CancelledError, RuntimeError } from '../tasks/errors.js';
 import type { Coroutine } from '../tasks/coroutine.js';
 import { ownedTask } from '../tasks/task.js';
-import { currentTask } from '../tasks/create-task.js';
 import { Lock } from './lock.js';
 import { enqueue, WaiterQueue, type Held, type WaiterFuture } from './waiters.js';
 
@@ -61,8 +60,16 @@ export class Condition {
     let cancelled: CancelledError | null = null;
     let notified = false;
     try {
-      yield* w;
-      notified = true;
+      if (w.done() && !w.cancelled()) {
+        // Notified before this task's first step, which was queued when wait() was called,
+        // ahead of the wake-ups notify() queued for the waiters notified before it: let them
+        // reacquire first, in notify order, as asyncio's waiters (one task each) do.
+        notified = true;
+        yield;
+      } else {
+        yield* w;
+        notified = true;
+      }
     } catch (error) {
       if (!(error instanceof CancelledError)) throw error;
       cancelled = error;
@@ -82,10 +89,6 @@ export class Condition {
       if (notified) this.#notify(1);
       throw cancelled;
     }
-    // Cancelled before this task's first step, after the notify: the waiter and the lock were
-    // both ready, nothing above had to wait, and the task ends cancelled at this return. The
-    // caller never sees the notification either.
-    if (notified && currentTask()!.cancelling() > 0) this.#notify(1);
     return true;
   }
 

@@ -236,10 +236,29 @@ function* waitThenLog(cond: Condition, order: string[], name: string): Coroutine
   try { yield* cond.wait(); order.push(name); } finally { cond.release(); }
 }
 
+test('Condition: notifyAll() wakes waiters to reacquire in notify order, also one whose wait began in that turn', async (t) => {
+  const order: string[] = [];
+  await runVirtual(t, function* ({ loop }) {
+    const cond = new Condition();
+    const a = createTask(waitThenLog(cond, order, 'a'));
+    const b = createTask(waitThenLog(cond, order, 'b'));
+    yield* sleep(0);
+    yield* sleep(0); // a and b are parked in wait()
+    const c = createTask(function* () {
+      yield* cond.acquire();
+      // Runs before c's wait() takes its first step: notifies all three in the same turn.
+      loop.callSoon(() => { void cond.acquire(); cond.notifyAll(); cond.release(); });
+      try { yield* cond.wait(); order.push('c'); } finally { cond.release(); }
+    }());
+    yield* gather(a, b, c);
+  });
+  t.deepEqual(order, ['a', 'b', 'c']);
+});
+
 for (const [when, whileReacquiring, parked] of [
   ['before its wait started', false, false],
   ['before it resumes', false, true],
-  ['while it reacquires the lock (Python 3.13)', true, false],
+  ['while it reacquires the lock (Python 3.13)', true, true],
 ] as const) {
   test(`Condition: a notified waiter cancelled ${when} passes the notification on`, async (t) => {
     const order: string[] = [];
