@@ -58,17 +58,14 @@ export class Condition {
 
   *#waitThenReacquire(w: WaiterFuture<true>): Coroutine<true> {
     let cancelled: CancelledError | null = null;
-    let notified = false;
     try {
       if (w.done() && !w.cancelled()) {
         // Notified before this task's first step, which was queued when wait() was called,
         // ahead of the wake-ups notify() queued for the waiters notified before it: let them
         // reacquire first, in notify order, as asyncio's waiters (one task each) do.
-        notified = true;
         yield;
       } else {
         yield* w;
-        notified = true;
       }
     } catch (error) {
       if (!(error instanceof CancelledError)) throw error;
@@ -84,9 +81,10 @@ export class Condition {
       }
     }
     if (cancelled !== null) {
-      // Notified, then cancelled while reacquiring: the caller never sees the notification,
-      // so it goes to the next waiter (Python 3.13; 3.11 loses it).
-      if (notified) this.#notify(1);
+      // Notified, then cancelled before wait() returned (before it resumed, or while it
+      // reacquired the lock): the caller never sees the notification, so it goes to the next
+      // waiter (Python 3.13; 3.11 loses it). A waiter cancelled while parked had `w` cancelled.
+      if (w.done() && !w.cancelled()) this.#notify(1);
       throw cancelled;
     }
     return true;
@@ -117,12 +115,9 @@ export class Condition {
       const w = this.#waiters.shift();
       if (w === undefined) return;
       w._list = null;
-      w._onAbandon = this.#passOn;
       w._finish(true);
     }
   }
-
-  readonly #passOn = (): void => this.#notify(1);
 
   /** asyncio: `Condition.notify_all`. */
   notifyAll(): void {

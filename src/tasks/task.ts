@@ -241,31 +241,32 @@ export class Task<T> extends Future<T> implements Waiter {
   /** @internal the future this task waited on completed. */
   _wake(fut: Future<unknown>): void {
     this._tWaitingOn = null;
-    if (this._tMustCancel && fut.cancelled()) {
-      // A cancel() after the one that cancelled this wait: the wait's own CancelledError is
-      // delivered, so the first request's message wins (asyncio's __step keeps a CancelledError).
-      this._tMustCancel = false;
-      this._tCancelMsg = undefined;
-    }
-    // Granted (a lock, an item) but cancelled before resuming: CancelledError will be raised
-    // at the yield*, so the coroutine never sees the grant; hand it back first.
-    if (this._tMustCancel || this._tThrowNext !== undefined) giveBackGrant(fut);
+    this.#endWait(fut);
     this.#step(undefined, false);
   }
 
   /** @internal The future an async-function task awaits settled: a cancel that came after it
-   *  completed is returned, to be raised at this await (a grant it carried is given back first,
-   *  as _wake does for a generator task); undefined when there is none. */
+   *  completed is returned, to be raised at this await (as #step raises it for a generator
+   *  task); undefined when there is none. */
   _lateCancel(fut: Future<unknown>): CancelledError | undefined {
-    if (!this._tMustCancel || this.done()) return undefined;
+    if (this.done()) return undefined;
+    this.#endWait(fut);
+    if (!this._tMustCancel) return undefined;
     this._tMustCancel = false;
-    if (fut.cancelled()) {
-      // A cancel() after the one that cancelled this wait: the wait's own error is delivered (see _wake).
-      this._tCancelMsg = undefined;
-      return undefined;
-    }
-    giveBackGrant(fut);
     return this.#makeCancelledError();
+  }
+
+  /** The wait on `fut` is over, for a generator or an async-function task alike. A cancel()
+   *  after the one that cancelled this wait is dropped: the wait's own CancelledError is
+   *  delivered, so the first request's message wins (asyncio's __step keeps a CancelledError).
+   *  A grant `fut` carried (a lock, an item) goes back when a cancel or an interrupt is raised
+   *  in its place, since the coroutine never sees it. */
+  #endWait(fut: Future<unknown>): void {
+    if (this._tMustCancel && fut.cancelled()) {
+      this._tMustCancel = false;
+      this._tCancelMsg = undefined;
+    }
+    if (this._tMustCancel || this._tThrowNext !== undefined) giveBackGrant(fut);
   }
 
   /** @internal An async-function task's code called then() on `fut`. Returns a rejected
