@@ -11,6 +11,7 @@
 // wait, unread by any protocol, until startServing(), and close() drops them (asyncio, bound but
 // not listening yet, refuses them).
 
+import fs from 'node:fs';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { tlsModule } from './lazy.js';
@@ -260,12 +261,25 @@ export function createServer(
     fut._finish(server);
     fut._onAbandon = closeAbandonedServer; // a task cancelled before it resumes with it
   });
-  if (where.path !== undefined) netServer.listen({ path: where.path, backlog: options.backlog ?? 100 });
-  else netServer.listen({ host: where.host ?? undefined, port: where.port ?? 0, backlog: options.backlog ?? 100, exclusive: true });
+  if (where.path !== undefined) {
+    removeStaleSocket(where.path);
+    netServer.listen({ path: where.path, backlog: options.backlog ?? 100 });
+  } else netServer.listen({ host: where.host ?? undefined, port: where.port ?? 0, backlog: options.backlog ?? 100, exclusive: true });
   return fut;
 }
 
 function ignoreHeldError(): void {}
+
+/** asyncio's create_unix_server: a socket file left at the path (a server that died without
+ *  closing) is removed before binding; any other file there stays and the bind fails. */
+function removeStaleSocket(path: string): void {
+  if (path.startsWith('\0')) return; // Linux abstract namespace: no file
+  try {
+    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
 
 function closeAbandonedServer(f: Future<unknown>): void {
   (f.result() as Server).close();

@@ -1,6 +1,7 @@
 // cf. CPython Lib/test/test_asyncio/test_streams.py (behaviours re-derived, tests written fresh)
 import test from 'ava';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -361,6 +362,38 @@ test('Unix sockets: startUnixServer / openUnixConnection', async (t) => {
     return echoed;
   });
   t.is(got, 'hello');
+});
+
+test('Unix servers, as asyncio: a stale socket file at the path is replaced, any other file is kept and the bind fails; close() removes the file', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tulip-'));
+  const sock = path.join(dir, 's.sock');
+  const other = path.join(dir, 'o.sock');
+  // A socket file nobody listens on (a server that died without closing): a hard link to a
+  // listening socket's file outlives the server, which removes only its own name.
+  const dead = net.createServer().listen(other);
+  await new Promise((resolve) => dead.once('listening', resolve));
+  fs.linkSync(other, sock);
+  await new Promise((resolve) => dead.close(resolve));
+  t.true(fs.statSync(sock).isSocket());
+  const result = await runReal(t, function* (): Coroutine<[string, boolean, unknown]> {
+    const server = yield* startUnixServer(function* (r, w): Coroutine<void> {
+      w.write(yield* r.readExactly(2));
+      w.close();
+    }, sock);
+    const [r, w] = yield* openUnixConnection(sock);
+    w.write('ok');
+    const echoed = (yield* r.read()).toString();
+    w.close();
+    server.close();
+    yield* server.waitClosed();
+    const removed = !fs.existsSync(sock);
+    fs.writeFileSync(sock, 'data');
+    return [echoed, removed, yield* settle(startUnixServer(function* (): Coroutine<void> {}, sock))];
+  });
+  t.is(result[0], 'ok');
+  t.true(result[1]);
+  t.is((result[2] as NodeJS.ErrnoException).code, 'EADDRINUSE');
+  t.is(fs.readFileSync(sock, 'utf8'), 'data');
 });
 
 test('a task cancelled in the turn its openConnection completes closes that connection', async (t) => {
