@@ -282,8 +282,10 @@ export class Transport {
     }
   }
 
-  /** asyncio: `Transport.write_eof`. Half-closes after the buffered data. */
+  /** asyncio: `Transport.write_eof`. Half-closes after the buffered data. A TLS transport
+   *  cannot (canWriteEof() is false): a RuntimeError, as asyncio's NotImplementedError. */
   writeEof(): void {
+    if (!this.canWriteEof()) throw new RuntimeError('a TLS transport cannot half-close: writeEof() is not supported (canWriteEof() is false); close() instead');
     if (this.#closing || this.#eof) return;
     this.#eof = true;
     this._flush();

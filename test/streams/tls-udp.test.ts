@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import {
-  EventLoop, VirtualClock, startServer, openConnection, waitFor, DatagramProtocol, type DatagramTransport, type Coroutine,
+  EventLoop, VirtualClock, startServer, openConnection, waitFor, DatagramProtocol, RuntimeError, type DatagramTransport, type Coroutine,
 } from '../../src/index.js';
 
 function selfSigned(): { key: string; cert: string } | null {
@@ -111,6 +111,8 @@ test('TLS: startServer and openConnection with ssl options, a certificate the te
       const [r, w] = yield* openConnection('127.0.0.1', server.sockets[0]!.port, { ssl: { ca: pair.cert }, serverHostname: 'localhost' });
       const cn = (w.getExtraInfo('peercert') as { subject: { CN: string } }).subject.CN;
       t.false(w.canWriteEof(), 'TLS transports cannot half-close (asyncio says the same)');
+      const noHalfClose = t.throws(() => w.writeEof(), { instanceOf: RuntimeError });
+      t.regex(noHalfClose!.message, /cannot half-close/);
       w.write('hello\n');
       const answer = (yield* r.read()).toString();
       w.close();
