@@ -1,7 +1,8 @@
 // Datagram endpoints: asyncio's create_datagram_endpoint over node:dgram.
 //
 // DatagramProtocol gets datagramReceived(data, addr) and errorReceived(error); the transport's
-// sendto(data, addr) sends one datagram (to the connected remote when addr is omitted). Like
+// sendto(data, addr) sends one datagram (to the connected remote when addr is omitted); a send
+// that fails (a datagram too large, an ICMP error pending) reaches errorReceived, as asyncio's. Like
 // TCP transports, callbacks run with this loop as the running loop, connectionMade and
 // connectionLost go through callSoon, and an open endpoint counts as I/O that can wake the loop.
 
@@ -26,6 +27,8 @@ export class DatagramTransport {
   readonly #socket: dgram.Socket;
   readonly #protocol: DatagramProtocol;
   readonly #remote: [string, number] | null;
+  /** send()'s callback: Node reports a failed send (EMSGSIZE...) only there, not as 'error'. */
+  readonly #sent: (error: Error | null) => void;
   #closing = false;
 
   /** @internal */
@@ -36,7 +39,11 @@ export class DatagramTransport {
     this.#remote = remote;
     loop._ioOpen++;
     socket.on('message', (data, rinfo) => inLoop(loop, () => protocol.datagramReceived(data, rinfo), undefined));
-    socket.on('error', (error) => inLoop(loop, () => protocol.errorReceived(error), undefined));
+    const received = (error: Error): void => protocol.errorReceived(error);
+    socket.on('error', (error) => inLoop(loop, received, error));
+    this.#sent = (error) => {
+      if (error) inLoop(loop, received, error);
+    };
     socket.on('close', () => {
       loop._ioOpen--;
       if (this.#closing) loop._ioClosing--;
@@ -55,11 +62,11 @@ export class DatagramTransport {
       if (addr !== undefined && (addr[0] !== remote[0] || addr[1] !== remote[1])) {
         throw new TypeError(`invalid address ${addr[0]}:${addr[1]}: a connected endpoint sends only to ${remote[0]}:${remote[1]} (omit the address)`);
       }
-      this.#socket.send(data);
+      this.#socket.send(data, this.#sent);
       return;
     }
     if (addr === undefined) throw new TypeError('sendto() needs an address on an unconnected endpoint');
-    this.#socket.send(data, addr[1], addr[0]);
+    this.#socket.send(data, addr[1], addr[0], this.#sent);
   }
 
   /** asyncio: `BaseTransport.close`. */

@@ -130,7 +130,7 @@ test('TLS: startServer and openConnection with ssl options, a certificate the te
   t.deepEqual(got, ['localhost', 'secure hello\n', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
 });
 
-test('UDP: two datagram endpoints exchange datagrams; errors and closing reach the protocol', async (t) => {
+test('UDP: two datagram endpoints exchange datagrams; errors (a failed send too) and closing reach the protocol', async (t) => {
   const loop = new EventLoop();
   const log: string[] = [];
   class Echo extends DatagramProtocol {
@@ -141,7 +141,9 @@ test('UDP: two datagram endpoints exchange datagrams; errors and closing reach t
   class Client extends DatagramProtocol {
     got = loop.createFuture<string>();
     lost = loop.createFuture<void>();
+    failed = loop.createFuture<string>();
     override datagramReceived(data: Buffer) { this.got.setResult(data.toString()); }
+    override errorReceived(error: NodeJS.ErrnoException) { this.failed.setResult(error.code!); }
     override connectionLost() { log.push('client lost'); this.lost.setResult(); }
   }
   const reply = await loop.runUntilComplete(function* (): Coroutine<string> {
@@ -153,6 +155,8 @@ test('UDP: two datagram endpoints exchange datagrams; errors and closing reach t
     t.throws(() => client.sendto('elsewhere', ['127.0.0.1', port === 65535 ? 1 : port + 1]), { instanceOf: TypeError, message: /connected endpoint sends only to/ });
     client.sendto('ping', ['127.0.0.1', port]); // its own remote: allowed, as in asyncio
     const r = yield* waitFor(proto.got, 10);
+    client.sendto(Buffer.alloc(70_000)); // over UDP's 65507: the send fails, as asyncio reports it
+    t.is(yield* waitFor(proto.failed, 10), 'EMSGSIZE');
     client.close();
     t.true(client.isClosing());
     client.sendto('ignored after close');
