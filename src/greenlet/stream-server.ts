@@ -3,8 +3,8 @@
 // Each accepted connection runs `handle(socket, address)` in its own greenlet (in a Pool when
 // one is given), with a GreenSocket over the connection's StreamReader/StreamWriter: recv()
 // reads at most n bytes (an empty Buffer at EOF), send()/sendall() write and wait on drain(),
-// so the stream layer's limits and backpressure hold here too. When the handler's greenlet
-// dies the socket is closed. createConnection() is gevent's socket.create_connection.
+// so the stream layer's limits and backpressure hold here too; a socket used after its close()
+// raises EBADF at the call, as gevent's does. When the handler's greenlet dies the socket is closed. createConnection() is gevent's socket.create_connection.
 
 import type { AddressInfo } from 'node:net';
 import type { Future } from '../tasks/future.js';
@@ -23,6 +23,8 @@ import { Timeout } from './timeout.js';
 export class GreenSocket {
   readonly reader: StreamReader;
   readonly writer: StreamWriter;
+  /** close() was called: using the socket now is gevent's EBADF, not an EOF or a reset. */
+  #closed = false;
 
   constructor(reader: StreamReader, writer: StreamWriter) {
     this.reader = reader;
@@ -31,11 +33,13 @@ export class GreenSocket {
 
   /** gevent: `socket.recv(n)`: up to n bytes; an empty Buffer at EOF. */
   recv(n = 65536): Future<Buffer> {
+    this.#checkOpen('recv');
     return this.reader.read(n);
   }
 
   /** gevent: `socket.send(data)`: writes all of it (after backpressure); resolves to its length. */
   send(data: Uint8Array | string): Future<number> {
+    this.#checkOpen('send');
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     this.writer.write(data);
     const out = new BridgeFuture<number>(hubLoop());
@@ -50,24 +54,41 @@ export class GreenSocket {
 
   /** gevent: `socket.sendall(data)`. */
   sendall(data: Uint8Array | string): Future<void> {
+    this.#checkOpen('sendall');
     this.writer.write(data);
     return this.writer.drain();
   }
 
   /** gevent: `socket.shutdown()`: half-closes the write side (SHUT_WR). */
   shutdown(): void {
+    this.#checkOpen('shutdown');
     if (this.writer.canWriteEof()) this.writer.writeEof();
   }
 
   /** gevent: `socket.close()`. */
   close(): void {
+    this.#closed = true;
     this.writer.close();
+  }
+
+  #checkOpen(call: string): void {
+    if (this.#closed) throw closedSocketError(call);
   }
 
   /** gevent: `socket.getpeername()`. */
   getpeername(): AddressInfo | undefined {
+    this.#checkOpen('getpeername');
     return this.writer.getExtraInfo('peername') as AddressInfo | undefined;
   }
+}
+
+/** The error gevent's socket raises when used after close(): OSError(EBADF), here a Node-style
+ *  error with `code` 'EBADF'. */
+function closedSocketError(call: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`${call}() on a closed socket: EBADF (bad file descriptor)`);
+  error.code = 'EBADF';
+  error.syscall = call;
+  return error;
 }
 
 export type Handler = GreenletBody<unknown, [GreenSocket, AddressInfo]>;

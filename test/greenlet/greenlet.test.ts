@@ -714,7 +714,7 @@ test('spawnLater, startLater, links and a Greenlet subclass overriding run()', a
   t.deepEqual(order, ['link hi there', 'value', 'late link', 'exception link']);
 });
 
-test('StreamServer hands each connection to a greenlet with a GreenSocket; createConnection', async (t) => {
+test('StreamServer hands each connection to a greenlet with a GreenSocket; createConnection; a socket used after close() raises EBADF', async (t) => {
   const loop = new EventLoop();
   const reports: string[] = [];
   loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
@@ -737,6 +737,11 @@ test('StreamServer hands each connection to a greenlet with a GreenSocket; creat
     c.shutdown();
     const rest = (yield* c.recv()).toString();
     c.close();
+    c.close(); // twice is fine
+    // Used after close(): EBADF at the call, as gevent's OSError(EBADF), not an EOF or a reset.
+    const codes = [() => c.recv(1), () => c.send('x'), () => c.sendall('x'), () => c.shutdown(), () => c.getpeername()]
+      .map((use) => { try { use(); return 'no error'; } catch (e) { return (e as NodeJS.ErrnoException).code; } });
+    t.deepEqual(codes, ['EBADF', 'EBADF', 'EBADF', 'EBADF', 'EBADF']);
     yield* server.stop();
     return [first, rest];
   }());
