@@ -9,7 +9,7 @@
 import type dgram from 'node:dgram';
 import { dgramModule } from './lazy.js';
 import type { AddressInfo } from 'node:net';
-import type { EventLoop } from './event-loop.js';
+import type { EventLoop, OpenIo } from './event-loop.js';
 import { Future } from '../tasks/future.js';
 import { inLoop, makeProtocol } from './transport.js';
 
@@ -30,6 +30,10 @@ export class DatagramTransport {
   /** send()'s callback: Node reports a failed send (EMSGSIZE...) only there, not as 'error'. */
   readonly #sent: (error: Error | null) => void;
   #closing = false;
+  /** @internal Links in the loop's list of open I/O. */
+  _ioPrev: OpenIo | null = null;
+  /** @internal */
+  _ioNext: OpenIo | null = null;
 
   /** @internal */
   constructor(loop: EventLoop, socket: dgram.Socket, protocol: DatagramProtocol, remote: [string, number] | null) {
@@ -37,7 +41,7 @@ export class DatagramTransport {
     this.#socket = socket;
     this.#protocol = protocol;
     this.#remote = remote;
-    loop._ioOpen++;
+    loop._ioAdd(this);
     socket.on('message', (data, rinfo) => inLoop(loop, () => protocol.datagramReceived(data, rinfo), undefined));
     const received = (error: Error): void => protocol.errorReceived(error);
     socket.on('error', (error) => inLoop(loop, received, error));
@@ -45,7 +49,7 @@ export class DatagramTransport {
       if (error) inLoop(loop, received, error);
     };
     socket.on('close', () => {
-      loop._ioOpen--;
+      loop._ioRemove(this);
       if (this.#closing) loop._ioClosing--;
       if (!loop.isClosed()) loop.callSoon(() => protocol.connectionLost(null));
     });
@@ -75,6 +79,11 @@ export class DatagramTransport {
     this.#closing = true;
     this.#loop._ioClosing++; // on its way out: not a leak if the loop closes first
     this.#socket.close();
+  }
+
+  /** @internal The loop closed with this open: closed. */
+  _abandon(): void {
+    this.close();
   }
 
   /** asyncio: `DatagramTransport.abort`. */

@@ -94,6 +94,15 @@ function microtask(fn: () => void): void {
 const SITE_MODES: Record<CreationSites, 0 | 1 | 2 | 3> = { off: 0, first: 1, each: 2, all: 3 };
 
 /** asyncio: `AbstractEventLoop`. One scheduler; several may exist. */
+/** @internal A transport, server, datagram endpoint or subprocess: counted in its loop's open
+ *  I/O and linked in its list from when it opens until it is gone. */
+export interface OpenIo {
+  _ioPrev: OpenIo | null;
+  _ioNext: OpenIo | null;
+  /** The loop closed with this still open: end it (an abort, a kill) without calling into the loop. */
+  _abandon(): void;
+}
+
 export class EventLoop {
   #events: EventEmitter<LoopEvents> | null = null;
 
@@ -115,6 +124,9 @@ export class EventLoop {
   _doneTrue: Future<true> | null = null;
   /** @internal Tulip transports, servers and subprocesses open (they can wake the loop). */
   _ioOpen = 0;
+  /** The same, linked through their own fields (no Set of churning members): close() ends those
+   *  still open, which would otherwise hold the process open with nobody to serve them. */
+  #ioHead: OpenIo | null = null;
   /** @internal Of those, transports already closing (not leaks: they are on their way out). */
   _ioClosing = 0;
   /** @internal Futures that failed and whose exception nobody retrieved yet (weakly held: an
@@ -300,6 +312,26 @@ export class EventLoop {
     return this.#closed;
   }
 
+  /** @internal `io` opened: counted and linked. */
+  _ioAdd(io: OpenIo): void {
+    this._ioOpen++;
+    const head = this.#ioHead;
+    io._ioPrev = null;
+    io._ioNext = head;
+    if (head !== null) head._ioPrev = io;
+    this.#ioHead = io;
+  }
+
+  /** @internal `io` is gone. */
+  _ioRemove(io: OpenIo): void {
+    this._ioOpen--;
+    const prev = io._ioPrev, next = io._ioNext;
+    if (prev !== null) prev._ioNext = next;
+    else if (this.#ioHead === io) this.#ioHead = next;
+    if (next !== null) next._ioPrev = prev;
+    io._ioPrev = io._ioNext = null;
+  }
+
   /** @internal Throws asyncio's RuntimeError on a closed loop: nothing may open a socket, a
    *  server or a process for a loop that will never run its callbacks (they would hold the
    *  process open with nobody to close them). */
@@ -354,6 +386,8 @@ export class EventLoop {
   }
 
   /** asyncio: `loop.close`. Drops pending callbacks and timers; the loop cannot run again.
+   *  Transports and servers still open are aborted and subprocesses killed (as asyncio does
+   *  when it collects them); one already closing finishes its flush.
    *  Anything left behind — pending tasks, armed timers, open transports/servers/subprocesses —
    *  is reported: with `strict`, as a LeakError thrown after closing; otherwise as one report
    *  to the exception handler (project only; asyncio says nothing). */
@@ -372,6 +406,13 @@ export class EventLoop {
     for (const sig of [...this.#signalListeners.keys()]) this.removeSignalHandler(sig);
     this.#detachClock?.();
     this.#detachClock = null;
+    // What is still open can never be served now: end it, or a listening server or a socket
+    // keeps the process alive after run() returns (asyncio's objects end when collected).
+    const abandoned: OpenIo[] = [];
+    for (let io = this.#ioHead; io !== null; io = io._ioNext) abandoned.push(io);
+    for (const io of abandoned) {
+      try { io._abandon(); } catch { /* it is being dropped: nothing to tell anyone */ }
+    }
     if (leaks.length === 0) return;
     const error = new LeakError(leaks);
     if (options.strict) throw error;

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { tlsModule } from './lazy.js';
-import type { EventLoop } from './event-loop.js';
+import type { EventLoop, OpenIo } from './event-loop.js';
 import { Transport, makeProtocol, type Protocol } from './transport.js';
 import { Roster } from './roster.js';
 import { Future } from '../tasks/future.js';
@@ -53,6 +53,10 @@ export class Server {
   readonly #transports = new Roster<Transport>();
   #closedWaiters: Future<void>[] = [];
   #forever: Future<void> | null = null;
+  /** @internal Links in the loop's list of open I/O. */
+  _ioPrev: OpenIo | null = null;
+  /** @internal */
+  _ioNext: OpenIo | null = null;
 
   /** @internal */
   constructor(loop: EventLoop, netServer: net.Server, dispatch: (socket: net.Socket) => void) {
@@ -98,7 +102,7 @@ export class Server {
   _markOpen(): void {
     if (this.#open || this.#closed) return;
     this.#open = true;
-    this.#loop._ioOpen++;
+    this.#loop._ioAdd(this);
     this.#loop._servers.add(this);
   }
 
@@ -161,7 +165,7 @@ export class Server {
   /** asyncio: `Server.close`. Stops listening; open connections stay until they end. */
   close(): void {
     if (this.#closed) return;
-    if (this.#open) this.#loop._ioOpen--;
+    if (this.#open) this.#loop._ioRemove(this);
     this.#loop._servers.delete(this);
     this.#closed = true;
     this.#open = false;
@@ -169,6 +173,11 @@ export class Server {
     for (const socket of this.#held.splice(0)) socket.destroy(); // never served
     this.#net.close(() => this.#maybeWake());
     if (this.#forever !== null && !this.#forever.done()) this.#forever._finish(undefined);
+  }
+
+  /** @internal The loop closed with this open: closed (its connections are aborted as theirs). */
+  _abandon(): void {
+    this.close();
   }
 
   /** Project only: graceful two-phase shutdown. Stops accepting, lets connections finish for

@@ -14,7 +14,7 @@
 
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { EventLoop } from './event-loop.js';
+import type { EventLoop, OpenIo } from './event-loop.js';
 import type { Server } from './server.js';
 import { current } from './running.js';
 import { RuntimeError } from '../tasks/errors.js';
@@ -114,6 +114,10 @@ export class Transport {
   #corked = false;
   /** writeEof() was called: the write side is shut. */
   #eof = false;
+  /** @internal Links in the loop's list of open I/O. */
+  _ioPrev: OpenIo | null = null;
+  /** @internal */
+  _ioNext: OpenIo | null = null;
   /** @internal The server that accepted this connection (it tracks it until it is lost). */
   _server: Server | null = null;
   /** @internal This transport's slot in its server's roster. */
@@ -130,7 +134,7 @@ export class Transport {
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
-    loop._ioOpen++;
+    loop._ioAdd(this);
     if (made) loop.callSoon(madeOf, this);
   }
 
@@ -147,7 +151,7 @@ export class Transport {
     if (!this.#lost) {
       this.#lost = true;
       this.#closing = true;
-      this.#loop._ioOpen--;
+      this.#loop._ioRemove(this);
       if (this.#countedClosing) this.#loop._ioClosing--;
     }
     return socket;
@@ -160,6 +164,11 @@ export class Transport {
     const socket = this.#socket;
     if (this.#closing || this.#lost || !socket.destroyed) return null;
     return socket.errored ?? Object.assign(new Error('Connection lost'), { code: 'ECONNRESET' });
+  }
+
+  /** @internal The loop closed with this open: aborted (one closing finishes its flush). */
+  _abandon(): void {
+    if (!this.#closing) this.#socket.destroy();
   }
 
   /** @internal the socket is gone or going (startTls refuses such a transport). */
@@ -216,7 +225,7 @@ export class Transport {
     if (this.#lost) return;
     this.#lost = true;
     this.#closing = true;
-    this.#loop._ioOpen--;
+    this.#loop._ioRemove(this);
     if (this.#countedClosing) this.#loop._ioClosing--;
     this._server?._lost(this);
     if (this.#loop.isClosed()) return;

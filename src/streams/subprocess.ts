@@ -12,7 +12,7 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { childProcessModule } from '../loop/lazy.js';
 import { constants } from 'node:os';
 import type net from 'node:net';
-import type { EventLoop } from '../loop/event-loop.js';
+import type { EventLoop, OpenIo } from '../loop/event-loop.js';
 import { getEventLoop } from '../loop/running.js';
 import { Protocol, Transport } from '../loop/transport.js';
 import { Future } from '../tasks/future.js';
@@ -74,6 +74,10 @@ export class Process {
   #exited: Future<number>;
   readonly #child: ChildProcess;
   readonly #loop: EventLoop;
+  /** @internal Links in the loop's list of open I/O. */
+  _ioPrev: OpenIo | null = null;
+  /** @internal */
+  _ioNext: OpenIo | null = null;
 
   /** @internal */
   constructor(loop: EventLoop, child: ChildProcess, options: SubprocessOptions) {
@@ -110,12 +114,18 @@ export class Process {
     this.stdin = stdin;
     this.stdout = stdout;
     this.stderr = stderr;
-    loop._ioOpen++;
+    loop._ioAdd(this);
     child.on('exit', (code, signal) => {
-      loop._ioOpen--;
+      loop._ioRemove(this);
       this.#returncode = code ?? -(signal !== null ? (constants.signals[signal] ?? 1) : 1);
       if (!this.#exited.done()) this.#exited._finish(this.#returncode);
     });
+  }
+
+  /** @internal The loop closed with this still running: killed, as asyncio kills a subprocess
+   *  whose transport it collects (its pipes are aborted as transports). */
+  _abandon(): void {
+    if (this.#returncode === null) this.#child.kill('SIGKILL');
   }
 
   /** asyncio: `Process.returncode`. Null while running. */

@@ -2,6 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   EventLoop, LeakError, createTask, sleep, signalFor, cancelOn, CancelledError, startServer, openConnection,
   watchPath, fromPromise, type Coroutine, type Future,
@@ -28,6 +29,28 @@ test('close({ strict: true }) lists what was left behind; without strict it is o
   other.loop.close();
   t.is(other.reports.length, 1);
   t.regex(other.reports[0]!, /^the loop was closed with 1 thing left behind:\n  1 timer still armed/);
+});
+
+test('run() returns and the process exits when main left a server, connections, an endpoint and a subprocess open: close() ends them (child process)', (t) => {
+  const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', `
+    import { run, getRunningLoop, startServer, openConnection, createSubprocessExec, DatagramProtocol } from './src/index.ts';
+    const reports = [];
+    await run(function* () {
+      getRunningLoop().setExceptionHandler((_l, ctx) => reports.push(ctx.message.split('\\n')[1].trim()));
+      const server = yield* startServer(function* () {}, '127.0.0.1', 0);
+      yield* openConnection('127.0.0.1', server.sockets[0].port);
+      yield* getRunningLoop().createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0] });
+      const child = yield* createSubprocessExec('sleep', ['100']);
+      console.log(child.pid);
+    });
+    console.log(reports.join('; '));`], { encoding: 'utf8', timeout: 20_000 });
+  t.is(r.signal, null, 'the process did not exit by itself');
+  t.is(r.status, 0, r.stderr);
+  const [pid, report] = r.stdout.trim().split('\n');
+  t.is(report, '5 transports, servers or subprocesses still open'); // still reported as a leak
+  let state = 'gone';
+  try { state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0]!; } catch { /* reaped */ }
+  t.true(state === 'gone' || state === 'Z', `the subprocess was killed (state ${state})`);
 });
 
 test('close({ strict }) lists failed futures nobody retrieved; run(main, { strict }) is the test helper', async (t) => {
