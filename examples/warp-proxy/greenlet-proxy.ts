@@ -9,7 +9,7 @@
 // `--model both` serves both styles with one connection limit and one set of counters.
 
 import type { AddressInfo } from 'node:net';
-import { CancelledError, currentTask, type Coroutine, type Future } from 'tulip';
+import { CancelledError, TimeoutError, currentTask, type Coroutine, type Future } from 'tulip';
 import { GreenletExit, StreamServer, Timeout, createConnection, getcurrent, joinall, spawn, type GreenSocket, type Greenlet } from 'tulip/greenlet';
 import { HttpError, errorResponse, parseAuthority, parseHead, readHead, rewrite, type Authority } from './http-head.js';
 import { sendHead, type ProxyOptions, type ProxyStats } from './proxy.js';
@@ -41,9 +41,11 @@ class GreenletRelay implements Relay {
 
 function* connect(to: Authority, seconds: number): Coroutine<GreenSocket> {
   try {
-    return yield* createConnection([to.host, to.port], seconds);
+    const socket = yield* createConnection([to.host, to.port], seconds);
+    socket.settimeout(null); // the connect timeout only: the relays' limit is the IdleWatch
+    return socket;
   } catch (error) {
-    if (error instanceof Timeout) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${seconds} s`);
+    if (error instanceof TimeoutError) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${seconds} s`);
     if (error instanceof CancelledError) throw error;
     throw new HttpError(502, `cannot reach ${to.host}:${to.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }

@@ -10,14 +10,12 @@ import type { AddressInfo } from 'node:net';
 import type { Future } from '../tasks/future.js';
 import type { Server } from '../loop/server.js';
 import { waitFor } from '../tasks/wait-for.js';
-import { TimeoutError } from '../tasks/errors.js';
 import { startServer, openConnection } from '../streams/open-connection.js';
 import type { StreamReader } from '../streams/stream-reader.js';
 import type { StreamWriter } from '../streams/stream-writer.js';
 import { BridgeFuture, GreenletExit, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
 import { Greenlet, type GreenletBody } from './greenlet.js';
 import type { Pool } from './group.js';
-import { Timeout } from './timeout.js';
 
 /** gevent: a cooperative socket (what StreamServer hands to its handler). */
 export class GreenSocket {
@@ -25,6 +23,8 @@ export class GreenSocket {
   readonly writer: StreamWriter;
   /** close() was called: using the socket now is gevent's EBADF, not an EOF or a reset. */
   #closed = false;
+  /** settimeout(): seconds a recv/send/sendall may wait, or null. */
+  #timeout: number | null = null;
 
   constructor(reader: StreamReader, writer: StreamWriter) {
     this.reader = reader;
@@ -34,7 +34,22 @@ export class GreenSocket {
   /** gevent: `socket.recv(n)`: up to n bytes; an empty Buffer at EOF. */
   recv(n = 65536): Future<Buffer> {
     this.#checkOpen('recv');
-    return this.reader.read(n);
+    return this.#timed(this.reader.read(n));
+  }
+
+  /** gevent: `socket.settimeout(seconds)`: recv/send/sendall that wait longer raise TimeoutError
+   *  (gevent's socket.timeout, a TimeoutError); null waits without limit. 0 times out at once
+   *  when nothing is ready (gevent's non-blocking mode raises BlockingIOError instead). */
+  settimeout(seconds: number | null): void {
+    if (seconds !== null && (typeof seconds !== 'number' || !(seconds >= 0))) {
+      throw seconds === undefined || typeof seconds === 'number' ? new RangeError(`timeout must be null or seconds >= 0, got ${seconds}`) : new TypeError(`timeout must be a number of seconds or null, got ${typeof seconds}`);
+    }
+    this.#timeout = seconds;
+  }
+
+  /** gevent: `socket.gettimeout()`. */
+  gettimeout(): number | null {
+    return this.#timeout;
   }
 
   /** gevent: `socket.send(data)`: writes all of it (after backpressure); resolves to its length. */
@@ -43,7 +58,7 @@ export class GreenSocket {
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     this.writer.write(data);
     const out = new BridgeFuture<number>(hubLoop());
-    const drained = this.writer.drain();
+    const drained = this.#timed(this.writer.drain());
     drained.addDoneCallback(() => {
       if (drained.cancelled()) out.cancel();
       else if (drained.exception() !== null) out._fail(drained.exception());
@@ -56,7 +71,11 @@ export class GreenSocket {
   sendall(data: Uint8Array | string): Future<void> {
     this.#checkOpen('sendall');
     this.writer.write(data);
-    return this.writer.drain();
+    return this.#timed(this.writer.drain());
+  }
+
+  #timed<T>(f: Future<T>): Future<T> {
+    return this.#timeout === null || f.done() ? f : waitFor(f, this.#timeout);
   }
 
   /** gevent: `socket.shutdown()`: half-closes the write side (SHUT_WR). */
@@ -176,7 +195,9 @@ export class StreamServer {
   }
 }
 
-/** gevent: `socket.create_connection((host, port), timeout=None)`. Raises Timeout on timeout. */
+/** gevent: `socket.create_connection((host, port), timeout=None)`. A connect slower than
+ *  `timeout` raises TimeoutError (gevent's socket.timeout), and the socket keeps `timeout` for
+ *  its recv/send/sendall (`settimeout(null)` lifts it), as gevent's does. */
 export function createConnection(address: [host: string, port: number], timeout: number | null = null): Future<GreenSocket> {
   const inner = waitFor(openConnection(address[0], address[1]), timeout);
   // Cancelling it (a kill, a Timeout) stops the connection attempt and its timer at once.
@@ -189,12 +210,13 @@ export function createConnection(address: [host: string, port: number], timeout:
     }
     if (inner.cancelled()) { out.cancel(); return; }
     const e = inner.exception();
-    if (e instanceof TimeoutError) out._fail(new Timeout(timeout));
-    else if (e !== null) out._fail(e);
+    if (e !== null) out._fail(e);
     else {
       const [r, w] = inner.result();
+      const socket = new GreenSocket(r, w);
+      socket.settimeout(timeout);
       out._onAbandon = giveBackInner; // interrupted before it resumed: the connection is closed
-      out._finish(new GreenSocket(r, w));
+      out._finish(socket);
     }
   });
   return out;

@@ -750,6 +750,39 @@ test('StreamServer hands each connection to a greenlet with a GreenSocket; creat
   t.deepEqual(reports, []);
 });
 
+test('GreenSocket timeouts, as gevent: createConnection(addr, s) keeps s for recv/send/sendall; a recv that times out loses no byte', async (t) => {
+  const loop = new EventLoop(); // real sockets: a real clock (autoJump could jump while the connect is in flight)
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
+  const got = await loop.runUntilComplete(function* (): Coroutine<unknown[]> {
+    const speak = new Event();
+    const ended = new Event();
+    const server = new StreamServer(['127.0.0.1', 0], function* (sock: GreenSocket): Coroutine<void> {
+      yield* speak.wait();
+      yield* sock.sendall('late');
+      yield* sock.recv(); // until the client closes
+      ended.set();
+    });
+    yield* server.start();
+    const c = yield* createConnection(['127.0.0.1', server.address!.port], 5);
+    const kept = c.gettimeout();
+    c.settimeout(0.05); // the server says nothing until told
+    let timedOut: unknown = null;
+    try { yield* c.recv(10); } catch (e) { timedOut = e; }
+    speak.set();
+    c.settimeout(null);
+    const late = (yield* c.recv(10)).toString();
+    const refused = [-1, NaN].map((s) => { try { c.settimeout(s); return 'accepted'; } catch (e) { return (e as Error).name; } });
+    c.close();
+    yield* ended.wait();
+    server.close();
+    return [kept, (timedOut as Error)?.name, late, c.gettimeout(), refused];
+  }());
+  loop.close();
+  t.deepEqual(got, [5, 'TimeoutError', 'late', null, ['RangeError', 'RangeError']]);
+  t.deepEqual(reports, []);
+});
+
 test('StreamServer.stop(): handlers go on without a pool; a pool gets stopTimeout, then its handlers are killed (gevent)', async (t) => {
   const loop = new EventLoop();
   const reports: string[] = [];
