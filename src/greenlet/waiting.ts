@@ -13,7 +13,7 @@ import type { Coroutine } from '../tasks/coroutine.js';
 import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
 import { Greenlet } from './greenlet.js';
 import { Event, AsyncResult } from './event.js';
-import { optionsOf } from '../tasks/options.js';
+import { checkSeconds, optionsOf } from '../tasks/options.js';
 
 /** Anything the bridge can wait on. */
 export type Waitable = Greenlet<any> | Future<any> | Event | AsyncResult<any>;
@@ -31,9 +31,15 @@ export function readyFuture(obj: Waitable): Future<unknown> {
   throw new TypeError(`cannot wait on ${String(obj)}`);
 }
 
-/** gevent: `gevent.wait(objects, timeout=None, count=None)`: the objects that became ready. */
-export function wait<T extends Waitable>(objects: Iterable<T>, options: { timeout?: number | null; count?: number | null } = {}): BridgeFuture<T[]> {
+/** gevent: `gevent.wait(objects, timeout=None, count=None)`: the objects that became ready.
+ *  Without objects (`wait()`, `wait(null, { timeout })`), gevent's `hub.join()`: true once the
+ *  loop has nothing left that could run — no greenlet or task that can still be woken, no timer,
+ *  no open socket, server or subprocess — or false when `timeout` passes first. */
+export function wait(objects?: null, options?: { timeout?: number | null }): BridgeFuture<boolean>;
+export function wait<T extends Waitable>(objects: Iterable<T>, options?: { timeout?: number | null; count?: number | null }): BridgeFuture<T[]>;
+export function wait<T extends Waitable>(objects?: Iterable<T> | null, options: { timeout?: number | null; count?: number | null } = {}): BridgeFuture<T[]> | BridgeFuture<boolean> {
   options = optionsOf('wait', options, '{ timeout, count }');
+  if (objects == null) return waitQuiet(options.timeout ?? null);
   const objs = [...objects];
   const loop = hubLoop();
   const out = new BridgeFuture<T[]>(loop);
@@ -72,6 +78,31 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options: { timeou
     f.addDoneCallback(cb);
   }
   if (!out.done() && options.timeout != null) timer = loop.callLater(options.timeout, finish);
+  return out;
+}
+
+function waitQuiet(timeout: number | null): BridgeFuture<boolean> {
+  if (timeout !== null) checkSeconds('timeout', timeout);
+  const loop = hubLoop();
+  const out = new BridgeFuture<boolean>(loop);
+  const quiet = loop._whenQuiet();
+  let timer: TimerHandle | null = null;
+  const finish = (reached: boolean): void => {
+    if (timer !== null) {
+      timer.cancel();
+      timer = null;
+      loop._quietTimers--;
+    }
+    if (!quiet.done()) quiet.cancel();
+    if (!out.done()) out._finish(reached);
+  };
+  quiet.addDoneCallback(() => finish(true));
+  out.addDoneCallback(() => finish(false)); // a kill or cancel: the timer goes too
+  if (timeout !== null) {
+    // The wait's own timer does not keep the loop from being quiet (_quietTimers).
+    timer = loop.callLater(timeout, () => { timer = null; loop._quietTimers--; finish(false); });
+    loop._quietTimers++;
+  }
   return out;
 }
 

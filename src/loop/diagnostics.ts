@@ -119,13 +119,15 @@ function stdioPipes(): number {
   return n;
 }
 
-/** True when Node has no active resource but the loop's own keep-alive timer (and stdio). */
-export function nodeIsIdle(): boolean {
-  let timeouts = 0, pipes = 0;
+/** True when Node has no active resource but the loop's own keep-alive timer (and stdio), and
+ *  `ownImmediates` setImmediate callbacks and `ownTimeouts` more timers the loop itself has. */
+export function nodeIsIdle(ownImmediates = 0, ownTimeouts = 0): boolean {
+  let timeouts = 0, pipes = 0, immediates = 0;
   for (const r of process.getActiveResourcesInfo()) {
     if (r === 'Timeout') timeouts++;
     else if (r === 'PipeWrap') pipes++;
+    else if (r === 'Immediate') immediates++;
     else if (r !== 'TTYWrap') return false;
   }
-  return timeouts <= 1 && pipes <= stdioPipes();
+  return timeouts <= 1 + ownTimeouts && pipes <= stdioPipes() && immediates <= ownImmediates;
 }

@@ -94,6 +94,10 @@ function microtask(fn: () => void): void {
 const SITE_MODES: Record<CreationSites, 0 | 1 | 2 | 3> = { off: 0, first: 1, each: 2, all: 3 };
 
 /** asyncio: `AbstractEventLoop`. One scheduler; several may exist. */
+function isDone(f: Future<unknown>): boolean {
+  return f.done();
+}
+
 /** @internal A transport, server, datagram endpoint or subprocess: counted in its loop's open
  *  I/O and linked in its list from when it opens until it is gone. */
 export interface OpenIo {
@@ -180,6 +184,14 @@ export class EventLoop {
   _userDriven = false;
   #deadlock: DeadlockError | null = null;
   #deadlockCheck: NodeJS.Immediate | null = null;
+  /** _whenQuiet()'s futures (gevent's hub.join), null when there are none. */
+  #quiet: Future<void>[] | null = null;
+  #quietCheck: NodeJS.Immediate | null = null;
+  /** Node still had something of its own (a closing handle, a foreign timer): look again later. */
+  #quietRetry: NodeJS.Timeout | null = null;
+  #quietDelay = 1;
+  /** @internal Timers armed by the quiet waits themselves (their timeouts): they do not count. */
+  _quietTimers = 0;
 
   constructor(options: EventLoopOptions = {}) {
     const clock = options.clock ?? realClock;
@@ -330,6 +342,7 @@ export class EventLoop {
     else if (this.#ioHead === io) this.#ioHead = next;
     if (next !== null) next._ioPrev = prev;
     io._ioPrev = io._ioNext = null;
+    if (this.#quiet !== null) this.#wakeUp(); // the last one gone may make the loop quiet
   }
 
   /** @internal Throws asyncio's RuntimeError on a closed loop: nothing may open a socket, a
@@ -600,6 +613,10 @@ export class EventLoop {
   #idle(): void {
     this.#state = IDLE;
     this.#flushReports();
+    if (this.#quiet !== null && this.#quiet.every(isDone)) this.#quiet = null; // all cancelled
+    if (this.#quiet !== null && this.#quietCheck === null && this.#isQuiet()) {
+      this.#quietCheck = setImmediate(this.#checkQuiet); // after pending I/O callbacks and promise jobs
+    }
     const next = this.#timers.peek();
     if (next === undefined) {
       this.#disarmNodeTimer();
@@ -618,10 +635,52 @@ export class EventLoop {
     }
   }
 
+  /** @internal gevent's `hub.join()`: a Future that resolves once nothing is left that could run
+   *  a callback here — no ready callback, no timer but the quiet waits' own, no open transport,
+   *  server or subprocess, no signal handler, nothing else of Node's pending. Tasks still pending
+   *  then wait on something that can never happen (gevent's loop exits with them blocked too). */
+  _whenQuiet(): Future<void> {
+    const f = new Future<void>(this);
+    (this.#quiet ??= []).push(f);
+    if (this.#running && this.#state === IDLE) this.#wakeUp(); // the idle check runs again
+    return f;
+  }
+
+  #isQuiet(): boolean {
+    return this._ioOpen === 0 && this.#signalListeners.size === 0 && this.#timers.live === this._quietTimers;
+  }
+
+  readonly #checkQuiet = (fromRetry = false): void => {
+    this.#quietCheck = null;
+    const list = this.#quiet;
+    if (list === null || !this.#running || this.#state !== IDLE || this.#tail !== this.#head) return;
+    // The loop's own pending checks (an auto-jump, a deadlock check) are not Node being busy.
+    const own = (this.#jumpPending !== null ? 1 : 0) + (this.#deadlockCheck !== null ? 1 : 0);
+    if (!this.#isQuiet()) return; // the loop has work: its next idle point looks again
+    if (!nodeIsIdle(own, fromRetry ? 1 : 0)) { // the retry's timer is listed while it runs
+      // Nothing of the loop's wakes it when Node's own handles go (a server's socket closing
+      // after close(), a foreign timer): look again, backing off to once a second.
+      if (this.#quietRetry === null) {
+        this.#quietRetry = setTimeout(this.#retryQuiet, this.#quietDelay);
+        this.#quietDelay = Math.min(this.#quietDelay * 2, 1000);
+      }
+      return;
+    }
+    this.#quietDelay = 1;
+    this.#quiet = null;
+    for (const f of list) if (!f.done()) f._finish(undefined);
+  };
+
+  readonly #retryQuiet = (): void => {
+    this.#quietRetry = null;
+    if (this.#quietCheck === null) this.#checkQuiet(true);
+  };
+
   readonly #checkDeadlock = (): void => {
     this.#deadlockCheck = null;
     const main = this.#main;
     if (main === null || main.done() || !this.#running || this.#state !== IDLE) return;
+    if (this.#quiet !== null) return; // a quiet wait resolves first, and wakes what waits on it
     if (this.#tail !== this.#head || this.#timers.peek() !== undefined) return;
     if (this._ioOpen > 0 || this.#signalListeners.size > 0 || !nodeIsIdle()) return;
     this.#deadlock = new DeadlockError(dumpTasks(this), findCycle(this));
@@ -689,6 +748,10 @@ export class EventLoop {
     this.#jumpPending = null;
     if (this.#deadlockCheck !== null) clearImmediate(this.#deadlockCheck);
     this.#deadlockCheck = null;
+    if (this.#quietCheck !== null) clearImmediate(this.#quietCheck);
+    this.#quietCheck = null;
+    if (this.#quietRetry !== null) clearTimeout(this.#quietRetry);
+    this.#quietRetry = null;
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
     this.#keepAlive = null;
     const resolve = this.#stopResolve;

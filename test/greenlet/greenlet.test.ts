@@ -519,6 +519,53 @@ test('a wait that times out unhooks itself: polling a long-lived greenlet leaves
   });
 });
 
+test('wait() without objects is gevent\'s hub.join(): true once nothing is left that could run, false at its timeout (child process: a test worker\'s IPC channel keeps Node busy)', (t) => {
+  const code = `
+    import { EventLoop, VirtualClock, createTask, sleep as tsleep } from './src/index.ts';
+    import { spawn, spawnLater, sleep, wait, Event, AsyncResult, StreamServer } from './src/greenlet/index.ts';
+    const clock = new VirtualClock({ autoJump: true });
+    const loop = new EventLoop({ clock });
+    const out = await loop.runUntilComplete(function* () {
+      const log = [];
+      for (const n of [3, 1, 2]) spawn(function* () { yield* sleep(n * 3600); log.push(n + 'h'); });
+      const all = yield* wait();
+      const at = clock.now();
+      // A greenlet blocked on an event nobody can set does not keep the loop busy (gevent's
+      // loop exits with it still blocked); a task's timer does.
+      const ev = new Event();
+      const blocked = spawn(() => ev.wait());
+      createTask(function* () { yield* tsleep(60); log.push('task'); }());
+      const withBlocked = yield* wait();
+      const stillBlocked = !blocked.dead;
+      const at2 = clock.now();
+      spawn(sleep, 3600);
+      const timedOut = yield* wait(null, { timeout: 5 });
+      const at3 = clock.now();
+      const again = yield* wait();
+      ev.set();
+      yield* blocked.join();
+      return [all, at, withBlocked, stillBlocked, at2, timedOut, at3, again, clock.now(), log, blocked.dead];
+    }());
+    loop.close();
+    console.log(JSON.stringify(out));
+    // On the default loop with a real server: wait() until it stops; a killed waiter leaves no timer.
+    const server = new StreamServer(['127.0.0.1', 0], function* () {});
+    await server.start();
+    const stopped = new AsyncResult();
+    spawnLater(0.01, function* () { yield* server.stop(); stopped.set(!server.started); });
+    const quiet = await wait();
+    const waiter = spawn(() => wait(null, { timeout: 3600 }));
+    await sleep(0);
+    await waiter.kill();
+    console.log(JSON.stringify([quiet, stopped.value, waiter.dead]));`;
+  const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20000 });
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stderr, '');
+  const [virtual, real] = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  t.deepEqual(virtual, [true, 3 * 3600, true, true, 3 * 3600 + 60, false, 3 * 3600 + 65, true, 4 * 3600 + 60, ['1h', '2h', '3h', 'task'], true]);
+  t.deepEqual(real, [true, true, true]);
+});
+
 test('Group: join(raiseError), killone, joinall/killall/wait/iwait', async (t) => {
   await runVirtual(t, function* () {
     const group = new Group();
