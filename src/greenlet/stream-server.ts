@@ -3,13 +3,16 @@
 // Each accepted connection runs `handle(socket, address)` in its own greenlet (in a Pool when
 // one is given), with a GreenSocket over the connection's StreamReader/StreamWriter: recv()
 // reads at most n bytes (an empty Buffer at EOF), send()/sendall() write and wait on drain(),
-// so the stream layer's limits and backpressure hold here too; a socket used after its close()
-// raises EBADF at the call, as gevent's does. When the handler's greenlet dies the socket is closed. createConnection() is gevent's socket.create_connection.
+// so the stream layer's limits and backpressure hold here too; settimeout() bounds each of
+// them with waitFor, and a socket used after its close() raises EBADF at the call, as gevent's
+// does. When the handler's greenlet dies the socket is closed. createConnection() is gevent's
+// socket.create_connection.
 
 import type { AddressInfo } from 'node:net';
 import type { Future } from '../tasks/future.js';
 import type { Server } from '../loop/server.js';
 import { waitFor } from '../tasks/wait-for.js';
+import { checkSeconds } from '../tasks/options.js';
 import { startServer, openConnection } from '../streams/open-connection.js';
 import type { StreamReader } from '../streams/stream-reader.js';
 import type { StreamWriter } from '../streams/stream-writer.js';
@@ -41,8 +44,9 @@ export class GreenSocket {
    *  (gevent's socket.timeout, a TimeoutError); null waits without limit. 0 times out at once
    *  when nothing is ready (gevent's non-blocking mode raises BlockingIOError instead). */
   settimeout(seconds: number | null): void {
-    if (seconds !== null && (typeof seconds !== 'number' || !(seconds >= 0))) {
-      throw seconds === undefined || typeof seconds === 'number' ? new RangeError(`timeout must be null or seconds >= 0, got ${seconds}`) : new TypeError(`timeout must be a number of seconds or null, got ${typeof seconds}`);
+    if (seconds !== null) {
+      checkSeconds('timeout', seconds, true);
+      if (seconds < 0) throw new RangeError(`timeout must be null or seconds >= 0, got ${seconds}`); // gevent: ValueError
     }
     this.#timeout = seconds;
   }

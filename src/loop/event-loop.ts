@@ -20,6 +20,11 @@
 // exits by itself. Rejected: one setTimeout per callLater (Node's timer lists are fast, but a
 // cancelled asyncio-style timeout per request would churn them, and ordering across loops and
 // the virtual clock would be lost).
+//
+// Open transports, servers, datagram endpoints and subprocesses are linked through their own
+// fields (OpenIo): close() ends what is still open, so nothing of a closed loop keeps the
+// process alive. The same idle point that detects a deadlock answers gevent's hub.join()
+// (the greenlet bridge's wait() without objects): nothing ready, no timer, no open I/O.
 
 // Imported at load, though loop.events is made on first read: loading eventemitter3 (a CommonJS
 // package, so Node's CJS loader comes with it) made a protocol echo server 25-40% faster at
@@ -93,7 +98,6 @@ function microtask(fn: () => void): void {
 
 const SITE_MODES: Record<CreationSites, 0 | 1 | 2 | 3> = { off: 0, first: 1, each: 2, all: 3 };
 
-/** asyncio: `AbstractEventLoop`. One scheduler; several may exist. */
 function isDone(f: Future<unknown>): boolean {
   return f.done();
 }
@@ -107,6 +111,7 @@ export interface OpenIo {
   _abandon(): void;
 }
 
+/** asyncio: `AbstractEventLoop`. One scheduler; several may exist. */
 export class EventLoop {
   #events: EventEmitter<LoopEvents> | null = null;
 
@@ -615,6 +620,7 @@ export class EventLoop {
     this.#flushReports();
     if (this.#quiet !== null && this.#quiet.every(isDone)) this.#quiet = null; // all cancelled
     if (this.#quiet !== null && this.#quietCheck === null && this.#isQuiet()) {
+      this.#quietDelay = 1; // the loop did work: Node's handles may go soon again
       this.#quietCheck = setImmediate(this.#checkQuiet); // after pending I/O callbacks and promise jobs
     }
     const next = this.#timers.peek();
