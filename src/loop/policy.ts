@@ -16,8 +16,8 @@ import { constants } from 'node:os';
 import { EventLoop, LeakError } from './event-loop.js';
 import type { TimerHandle } from './handle.js';
 import type { Clock } from './clock.js';
-import { hooks } from './running.js';
-import { CancelledError, KeyboardInterrupt } from '../tasks/errors.js';
+import { hooks, runningLoopOrNull } from './running.js';
+import { CancelledError, KeyboardInterrupt, RuntimeError } from '../tasks/errors.js';
 import type { Awaitable, Coroutine } from '../tasks/coroutine.js';
 import type { TaskBody } from '../tasks/task.js';
 
@@ -57,6 +57,9 @@ export interface RunOptions {
 /** asyncio: `run`. Runs `main` (a coroutine, a promise, or a function returning either) on a new
  *  loop, cancels what is left, closes the loop; resolves to main's result. */
 export async function run<T>(main: Awaitable<T> | (() => Coroutine<T> | PromiseLike<T> | T), options: RunOptions = {}): Promise<T> {
+  // As asyncio: a second loop run from inside a task would interleave with the first one and
+  // take over the default loop meanwhile; await main directly instead.
+  if (runningLoopOrNull() !== null) throw new RuntimeError('run() cannot be called from a running event loop');
   const loop = new EventLoop({ clock: options.clock, debug: options.debug });
   const previous = defaultLoop;
   defaultLoop = loop;

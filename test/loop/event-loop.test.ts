@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import {
   EventLoop, VirtualClock, sleep, createTask, getRunningLoop, getEventLoop, setEventLoop, newEventLoop,
-  RuntimeError, Future, fromPromise, Protocol, DatagramProtocol, type Coroutine,
+  RuntimeError, Future, fromPromise, Protocol, DatagramProtocol, run, type Coroutine,
 } from '../../src/index.js';
 import { makeLoop, runVirtual } from '../helpers/run-virtual.js';
 
@@ -226,6 +226,21 @@ test('a closed loop refuses work with RuntimeError; close() of a running loop th
   t.throws(() => loop.createConnection(() => new Protocol(), '127.0.0.1', 9), { instanceOf: RuntimeError });
   t.throws(() => loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0] }), { instanceOf: RuntimeError });
   t.regex(String(loop), /closed=true/);
+});
+
+test('run() from inside a running loop is refused, as asyncio.run() is (generator and async tasks)', async (t) => {
+  let ran = false;
+  const got = await runVirtual(t, function* (): Coroutine<string[]> {
+    const fromGenerator = yield* fromPromise(run(function* () { ran = true; }).then(() => 'ran', (e: Error) => `${e.name}: ${e.message}`));
+    const fromAsync = yield* createTask(async () => {
+      await sleep(0);
+      try { await run(async () => { ran = true; }); return 'ran'; } catch (e) { return `${(e as Error).name}: ${(e as Error).message}`; }
+    });
+    return [fromGenerator, fromAsync];
+  });
+  t.deepEqual(got, ['RuntimeError: run() cannot be called from a running event loop', 'RuntimeError: run() cannot be called from a running event loop']);
+  t.false(ran);
+  t.is(await run(function* () { return 'outside any loop'; }), 'outside any loop');
 });
 
 test('runUntilComplete rejects when the loop is stopped before the future is done', async (t) => {
