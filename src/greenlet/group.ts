@@ -8,6 +8,7 @@
 // iterators' next() is a Future, so generator code can `yield*` it.
 
 import type { Future } from '../tasks/future.js';
+import { optionsOf } from '../tasks/options.js';
 import { Roster } from '../loop/roster.js';
 import { Semaphore as SyncSemaphore } from '../sync/semaphore.js';
 import { BridgeFuture, GreenletExit, blockOptions, hubLoop, type BlockOptions } from './hub.js';
@@ -82,8 +83,16 @@ export class Group {
     g.start();
   }
 
-  /** gevent: `Group.join(timeout=None, raise_error=False)`: true once all are dead. */
-  join(timeout: number | null = null, raiseError = false): Future<boolean> {
+  /** gevent: `Group.join(timeout=None, raise_error=False)`: true once all are dead. Takes
+   *  `join(timeout)`, `join(timeout, { raiseError })`, `join({ timeout, raiseError })`, and
+   *  gevent's positional `join(timeout, raiseError)`. */
+  join(timeout: number | null | { timeout?: number | null; raiseError?: boolean } = null, options: { raiseError?: boolean } | boolean = {}): Future<boolean> {
+    let raiseError: boolean;
+    if (timeout !== null && typeof timeout === 'object') {
+      ({ timeout = null, raiseError = false } = timeout);
+    } else {
+      raiseError = typeof options === 'boolean' ? options : !!optionsOf('join', options, '{ raiseError }').raiseError;
+    }
     const members = this._members.toArray();
     const out = new BridgeFuture<boolean>(hubLoop());
     wait(members, { timeout }).addDoneCallback((f) => {

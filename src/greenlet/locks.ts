@@ -9,10 +9,26 @@
 import type { Future } from '../tasks/future.js';
 import { currentTask } from '../tasks/create-task.js';
 import { RuntimeError } from '../tasks/errors.js';
+import { checkSeconds } from '../tasks/options.js';
 import { Semaphore as SyncSemaphore, BoundedSemaphore as SyncBoundedSemaphore } from '../sync/semaphore.js';
 import { BridgeFuture, MirrorFuture, getcurrent, hubLoop } from './hub.js';
 
 /** gevent: `gevent.lock.Semaphore(value=1)`. */
+
+type AcquireArg = boolean | { blocking?: boolean; timeout?: number | null };
+
+/** acquire()'s arguments, positional or as gevent's keywords in an object. */
+function acquireArgs(blocking: AcquireArg, timeout: number | null | { timeout?: number | null }): [boolean, number | null] {
+  if (typeof blocking === 'object' && blocking !== null) return [blocking.blocking ?? true, checked(blocking.timeout ?? null)];
+  if (typeof blocking !== 'boolean') throw new TypeError(`acquire() takes blocking as a boolean, or { blocking, timeout }; got ${String(blocking)}`);
+  if (typeof timeout === 'object' && timeout !== null) return [blocking, checked(timeout.timeout ?? null)];
+  return [blocking, checked(timeout)];
+}
+
+function checked(timeout: number | null): number | null {
+  if (timeout !== null) checkSeconds('timeout', timeout, true);
+  return timeout;
+}
 export class Semaphore {
   protected readonly _sem: SyncSemaphore;
 
@@ -30,8 +46,11 @@ export class Semaphore {
     return this._sem.locked();
   }
 
-  /** gevent: `Semaphore.acquire(blocking=True, timeout=None)` → true, or false if not acquired. */
-  acquire(blocking = true, timeout: number | null = null): Future<boolean> {
+  /** gevent: `Semaphore.acquire(blocking=True, timeout=None)` → true, or false if not acquired.
+   *  Also `acquire({ blocking, timeout })` and `acquire(true, { timeout })`: gevent programs pass
+   *  the timeout as a keyword, and a bare object would otherwise mean "block without limit". */
+  acquire(blocking: AcquireArg = true, timeout: number | null | { timeout?: number | null } = null): Future<boolean> {
+    [blocking, timeout] = acquireArgs(blocking, timeout);
     const loop = hubLoop();
     const out = new BridgeFuture<boolean>(loop);
     if (!blocking) {
@@ -101,7 +120,8 @@ export class RLock {
     return getcurrent() ?? currentTask() ?? RLock;
   }
 
-  acquire(blocking = true, timeout: number | null = null): Future<boolean> {
+  acquire(blocking: AcquireArg = true, timeout: number | null | { timeout?: number | null } = null): Future<boolean> {
+    [blocking, timeout] = acquireArgs(blocking, timeout);
     const me = this.#me();
     if (this.#owner === me) {
       this.#count++;

@@ -566,7 +566,7 @@ test('wait() without objects is gevent\'s hub.join(): true once nothing is left 
   t.deepEqual(real, [true, true, true]);
 });
 
-test('Group: join(raiseError), killone, joinall/killall/wait/iwait', async (t) => {
+test('Group: join(raiseError) in every shape, killone, joinall/killall/wait/iwait', async (t) => {
   await runVirtual(t, function* () {
     const group = new Group();
     const a = group.spawn(function* () { yield* sleep(1); return 'a'; });
@@ -577,6 +577,15 @@ test('Group: join(raiseError), killone, joinall/killall/wait/iwait', async (t) =
     t.true(a.dead && b.dead);
     t.is(group.length, 0);
     t.true(yield* group.join());
+    // raise_error as a keyword, the way gevent programs pass it: both option shapes
+    for (const join of [() => group.join({ raiseError: true }), () => group.join(5, { raiseError: true })]) {
+      group.spawn(function* () { throw new Error('keyword'); });
+      t.is(((yield* settle(join())) as Error).message, 'keyword');
+    }
+    const sleeper = group.spawn(function* () { yield* sleep(10); });
+    t.false(yield* group.join({ timeout: 1 }));
+    yield* group.killone(sleeper);
+    t.throws(() => group.join(null, 5 as never), { instanceOf: TypeError, message: /\{ raiseError \}/ });
     const c = group.spawn(function* () { yield* sleep(10); });
     yield* group.killone(c);
     t.true(c.dead);
@@ -692,12 +701,21 @@ test('cancelling a task that waits on a greenlet does not kill the greenlet; kil
 });
 
 test('gevent locks: acquire(blocking, timeout), BoundedSemaphore, Lock, RLock; shared with a task', async (t) => {
-  await runVirtual(t, function* () {
+  await runVirtual(t, function* ({ clock }) {
     const sem = new Semaphore(1);
     t.true(yield* sem.acquire());
     t.true(sem.locked());
     t.false(yield* sem.acquire(false));
     t.false(yield* sem.acquire(true, 1));
+    // gevent's keywords, acquire(timeout=1) and acquire(blocking=False), as an options object;
+    // anything else in blocking's place is refused (a truthy object would block without limit)
+    const before = clock.now();
+    t.false(yield* sem.acquire({ timeout: 1 }));
+    t.false(yield* sem.acquire(true, { timeout: 1 }));
+    t.is(clock.now() - before, 2);
+    t.false(yield* sem.acquire({ blocking: false }));
+    t.throws(() => sem.acquire('yes' as never), { instanceOf: TypeError, message: /\{ blocking, timeout \}/ });
+    t.throws(() => sem.acquire(true, 'soon' as never), { instanceOf: TypeError });
     const waiter = spawn(function* () { return yield* sem.acquire(); });
     yield* sleep(0);
     sem.release();
@@ -720,6 +738,10 @@ test('gevent locks: acquire(blocking, timeout), BoundedSemaphore, Lock, RLock; s
     });
     t.false(yield* g);
     t.throws(() => rlock.release());
+    const holder = spawn(function* () { yield* rlock.acquire(); yield* sleep(10); rlock.release(); });
+    yield* sleep(0);
+    t.false(yield* rlock.acquire({ timeout: 1 }));
+    yield* holder.kill();
     yield* lock.acquire();
     const taskSide = createTask(async () => { await lock.acquire(); lock.release(); return 'task got the gevent lock'; });
     yield* sleep(0);
