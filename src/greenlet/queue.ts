@@ -9,7 +9,7 @@
 import type { Future } from '../tasks/future.js';
 import type { TimerHandle } from '../loop/handle.js';
 import { Queue as SyncQueue } from '../sync/queue.js';
-import { QueueEmpty, QueueFull } from '../sync/errors.js';
+import { QueueEmpty, QueueFull, QueueShutDown } from '../sync/errors.js';
 import { copyOutcome } from '../tasks/chain.js';
 import { BridgeFuture, Empty, Full, MirrorFuture, blockOptions, giveBackInner, hubLoop, type BlockOptions } from './hub.js';
 import { waitReady } from './greenlet.js';
@@ -144,9 +144,26 @@ export class Queue<T = unknown> {
     return item;
   }
 
-  /** Asynchronous iteration until the queue is shut down (gevent iterates until StopIteration). */
+  /** Python 3.13's `Queue.shutdown(immediate=False)` (gevent 22 has none): put() raises
+   *  QueueShutDown from now on, get() once the queue is empty (at once with `immediate`, which
+   *  drops what is queued), and waiting putters and getters are woken with it. */
+  shutdown(immediate = false): void {
+    this._q.shutdown(immediate);
+  }
+
+  /** Asynchronous iteration over the items as they come, until the queue is shut down and
+   *  drained (gevent iterates until a StopIteration item, which JavaScript has no name for). */
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) yield await this._q.get();
+    for (;;) {
+      let item: T;
+      try {
+        item = await this._q.get();
+      } catch (error) {
+        if (error instanceof QueueShutDown) return;
+        throw error;
+      }
+      yield item;
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import {
   signalHandler, type GreenSocket,
 } from '../../src/greenlet/index.js';
 import {
-  createTask, currentTask, gather, allTasks, timeout as ttimeout, taskGroup, waitFor, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
+  QueueShutDown, createTask, currentTask, gather, allTasks, timeout as ttimeout, taskGroup, waitFor, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
 } from '../../src/index.js';
 import { runVirtual, makeLoop } from '../helpers/run-virtual.js';
 
@@ -229,6 +229,30 @@ test('Queue with block/timeout raises Empty/Full; a timed-out put does not inser
     t.is(q.getNowait(), 9);
     t.true((yield* settle(q.peek({ timeout: 0.01 }))) instanceof Empty);
     t.is(new Queue().maxsize, null);
+  });
+});
+
+test('Queue: for await takes the items as they come and ends once the queue is shut down and drained; shutdown(immediate) drops the rest', async (t) => {
+  await runVirtual(t, function* () {
+    const q = new Queue<number>();
+    const consumer = spawn(async () => {
+      const got: number[] = [];
+      for await (const item of q) got.push(item);
+      return got;
+    });
+    for (const n of [1, 2, 3]) { yield* q.put(n); yield* sleep(1); }
+    q.putNowait(4);
+    q.shutdown();
+    t.deepEqual(yield* consumer, [1, 2, 3, 4]);
+    t.true((yield* settle(q.put(5))) instanceof QueueShutDown);
+    t.true((yield* settle(q.get())) instanceof QueueShutDown);
+    const dropped = new Queue<number>();
+    dropped.putNowait(1);
+    dropped.putNowait(2);
+    const reader = spawn(async () => { const got: number[] = []; for await (const item of dropped) got.push(item); return got; });
+    dropped.shutdown(true); // before the reader's first get: both items go
+    t.deepEqual(yield* reader, []);
+    t.is(dropped.qsize(), 0);
   });
 });
 
