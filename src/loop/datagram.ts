@@ -53,7 +53,7 @@ export class DatagramTransport {
       if (this.#closing) loop._ioClosing--;
       if (!loop.isClosed()) loop.callSoon(() => protocol.connectionLost(null));
     });
-    loop.callSoon(() => protocol.connectionMade(this));
+    if (!loop.isClosed()) loop.callSoon(() => protocol.connectionMade(this));
   }
 
   /** asyncio: `DatagramTransport.sendto(data, addr=None)`. On a connected endpoint `addr` must

@@ -337,6 +337,7 @@ export class EventLoop {
     io._ioNext = head;
     if (head !== null) head._ioPrev = io;
     this.#ioHead = io;
+    if (this.#closed) io._abandon(); // opened as the loop closed (a connect, a bind, a spawn that completed late)
   }
 
   /** @internal `io` is gone. */

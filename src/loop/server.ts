@@ -305,6 +305,10 @@ export class Connecting<P extends Protocol, R> extends Future<R> {
   /** @internal */ declare readonly _setNoDelay: boolean;
   /** @internal the connection, once made (closed if the waiting task is cancelled first) */
   declare _transport: Transport | null;
+  /** @internal While connecting, an open resource of the loop (OpenIo): close() aborts it. */
+  declare _ioPrev: OpenIo | null;
+  /** @internal */ declare _ioNext: OpenIo | null;
+  /** @internal */ declare _ioLinked: boolean;
 
   // Fields assigned here, not by initializers: see Future.
   constructor(loop: EventLoop, socket: net.Socket, factory: () => P, made: (transport: Transport, protocol: P) => R, setNoDelay: boolean) {
@@ -314,12 +318,28 @@ export class Connecting<P extends Protocol, R> extends Future<R> {
     this._made = made;
     this._setNoDelay = setNoDelay;
     this._transport = null;
+    this._ioPrev = this._ioNext = null;
+    this._ioLinked = true;
+    loop._ioAdd(this);
   }
 
   override cancel(msg?: string, reason?: CancelReason): boolean {
     if (!super.cancel(msg, reason)) return false;
+    this._connectEnded();
     this._socket.destroy();
     return true;
+  }
+
+  /** @internal The connect succeeded, failed or was given up: no longer the loop's to end. */
+  _connectEnded(): void {
+    if (!this._ioLinked) return;
+    this._ioLinked = false;
+    this._loop._ioRemove(this);
+  }
+
+  /** @internal The loop closed while connecting: the attempt is aborted. */
+  _abandon(): void {
+    this._socket.destroy();
   }
 }
 
@@ -330,6 +350,7 @@ function onConnectError(this: Pending, error: Error): void {
   const c = this[kConnecting];
   if (c === undefined) return;
   this[kConnecting] = undefined;
+  c._connectEnded();
   this.removeListener('connect', onConnected);
   this.removeListener('secureConnect', onConnected);
   if (!c.done()) c._fail(error);
@@ -340,6 +361,7 @@ function onConnected(this: Pending): void {
   const c = this[kConnecting];
   if (c === undefined) return;
   this[kConnecting] = undefined;
+  c._connectEnded();
   this.removeListener('error', onConnectError);
   if (c.done()) { // cancelled while connecting (cancel() destroyed it already)
     this.destroy();

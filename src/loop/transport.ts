@@ -135,7 +135,7 @@ export class Transport {
     socket.on('error', onError);
     socket.on('close', onClose);
     loop._ioAdd(this);
-    if (made) loop.callSoon(madeOf, this);
+    if (made && !loop.isClosed()) loop.callSoon(madeOf, this);
   }
 
   /** @internal startTls: hands the socket over; this transport ends without connectionLost. */

@@ -53,6 +53,29 @@ test('run() returns and the process exits when main left a server, connections, 
   t.true(state === 'gone' || state === 'Z', `the subprocess was killed (state ${state})`);
 });
 
+test('close() while a connect, a bind or a spawn is in flight: each is ended when it completes, nothing throws from a Node callback (child process)', (t) => {
+  const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', `
+    import net from 'node:net';
+    import { EventLoop, startServer, openConnection, createTask, createSubprocessExec, DatagramProtocol, PIPE } from './src/index.ts';
+    const peer = net.createServer((s) => s.end()).listen(0, '127.0.0.1');
+    await new Promise((resolve) => peer.once('listening', resolve));
+    const loop = new EventLoop();
+    loop.setExceptionHandler(() => {}); // the leak report: tested above
+    await loop.runUntilComplete(function* () {
+      // Started, then left pending: main returns before any of them completes.
+      createTask(function* () { yield* openConnection('127.0.0.1', peer.address().port); }());
+      createTask(function* () { yield* startServer(function* () {}, '127.0.0.1', 0); }());
+      createTask(function* () { yield* loop.createDatagramEndpoint(() => new DatagramProtocol(), { localAddr: ['127.0.0.1', 0] }); }());
+      createTask(function* () { yield* createSubprocessExec('sleep', ['30'], { stdout: PIPE }); }());
+    }());
+    loop.close();
+    peer.close();
+    process.on('exit', () => console.log('exited'));`], { encoding: 'utf8', timeout: 20_000 });
+  t.is(r.signal, null, 'the process did not exit by itself');
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout.trim(), 'exited');
+});
+
 test('close({ strict }) lists failed futures nobody retrieved; run(main, { strict }) is the test helper', async (t) => {
   const fx = makeLoop({ debug: true });
   fx.loop.setCreationSites('all'); // a site for every future, not only tasks
