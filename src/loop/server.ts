@@ -20,10 +20,13 @@ import { Transport, makeProtocol, type Protocol } from './transport.js';
 import { Roster } from './roster.js';
 import { Future } from '../tasks/future.js';
 import type { CancelReason } from '../tasks/errors.js';
+import { checkSeconds } from '../tasks/options.js';
 
 export interface ConnectOptions {
   /** TLS: true for defaults, or node:tls connect options (a secure context, ca, ...). */
   ssl?: boolean | tls.ConnectionOptions;
+  /** TLS: seconds close() may take to flush and send close_notify before it aborts (30). */
+  sslShutdownTimeout?: number;
   serverHostname?: string;
   noDelay?: boolean;
   localAddr?: [host: string, port: number];
@@ -32,6 +35,8 @@ export interface ConnectOptions {
 export interface ServeOptions {
   /** TLS: node:tls server options (key, cert, ...). */
   ssl?: tls.TlsOptions;
+  /** TLS: seconds close() may take to flush and send close_notify before it aborts (30). */
+  sslShutdownTimeout?: number;
   backlog?: number;
   reuseAddress?: boolean;
   startServing?: boolean;
@@ -238,6 +243,7 @@ export function createServer(
   loop._checkOpen();
   const fut = new Future<Server>(loop);
   const noDelay = options.noDelay ?? where.path === undefined;
+  const shutdownTimeout = sslShutdownTimeout(options);
   let server: Server;
   const serve = (socket: net.Socket): void => {
     let protocol: Protocol;
@@ -248,7 +254,9 @@ export function createServer(
       socket.destroy();
       return;
     }
-    server._attach(new Transport(loop, socket, protocol));
+    const transport = new Transport(loop, socket, protocol);
+    if (shutdownTimeout !== undefined) transport._tlsShutdownTimeout = shutdownTimeout;
+    server._attach(transport);
   };
   const onSocket = (socket: net.Socket): void => server._accept(socket);
   const netServer = options.ssl
@@ -279,6 +287,16 @@ export function createServer(
 
 function ignoreHeldError(): void {}
 
+/** asyncio's ssl_shutdown_timeout, checked where it is passed (undefined: the transport's 30 s). */
+function sslShutdownTimeout(options: { ssl?: unknown; sslShutdownTimeout?: number }): number | undefined {
+  const t = options.sslShutdownTimeout;
+  if (t === undefined) return undefined;
+  checkSeconds('sslShutdownTimeout', t);
+  if (!options.ssl) throw new TypeError('sslShutdownTimeout is only meaningful with ssl (asyncio raises ValueError)');
+  if (!(t > 0)) throw new RangeError(`sslShutdownTimeout must be > 0 seconds, got ${t}`);
+  return t;
+}
+
 /** asyncio's create_unix_server: a socket file left at the path (a server that died without
  *  closing) is removed before binding; any other file there stays and the bind fails. */
 function removeStaleSocket(path: string): void {
@@ -303,6 +321,8 @@ export class Connecting<P extends Protocol, R> extends Future<R> {
   /** @internal */ declare readonly _factory: () => P;
   /** @internal */ declare readonly _made: (transport: Transport, protocol: P) => R;
   /** @internal */ declare readonly _setNoDelay: boolean;
+  /** @internal TLS: the transport's ssl_shutdown_timeout, when one was given */
+  declare _shutdownTimeout: number | undefined;
   /** @internal the connection, once made (closed if the waiting task is cancelled first) */
   declare _transport: Transport | null;
   /** @internal While connecting, an open resource of the loop (OpenIo): close() aborts it. */
@@ -318,6 +338,7 @@ export class Connecting<P extends Protocol, R> extends Future<R> {
     this._made = made;
     this._setNoDelay = setNoDelay;
     this._transport = null;
+    this._shutdownTimeout = undefined;
     this._ioPrev = this._ioNext = null;
     this._ioLinked = true;
     loop._ioAdd(this);
@@ -377,6 +398,7 @@ function onConnected(this: Pending): void {
     return;
   }
   const transport = c._transport = new Transport(c.getLoop(), this, protocol);
+  if (c._shutdownTimeout !== undefined) transport._tlsShutdownTimeout = c._shutdownTimeout;
   c._onAbandon = closeAbandoned;
   c._finish(c._made(transport, protocol));
 }
@@ -411,6 +433,7 @@ export function createConnection<P extends Protocol, R>(
   made: (transport: Transport, protocol: P) => R = pair as unknown as (transport: Transport, protocol: P) => R,
 ): Future<R> {
   loop._checkOpen();
+  const shutdownTimeout = sslShutdownTimeout(options);
   let socket: net.Socket;
   if (options.ssl) {
     const base = typeof options.ssl === 'object' ? options.ssl : {};
@@ -430,6 +453,7 @@ export function createConnection<P extends Protocol, R>(
   }
   const setNoDelay = !!options.ssl && (options.noDelay ?? where.path === undefined);
   const fut = new Connecting<P, R>(loop, socket, protocolFactory, made, setNoDelay);
+  fut._shutdownTimeout = shutdownTimeout;
   (socket as Pending)[kConnecting] = fut as unknown as Connecting<Protocol, unknown>;
   socket.on('error', onConnectError);
   socket.on(options.ssl ? 'secureConnect' : 'connect', onConnected);

@@ -16,6 +16,7 @@ import { tlsModule } from './lazy.js';
 import type { EventLoop } from './event-loop.js';
 import { Transport, type Protocol } from './transport.js';
 import { Future } from '../tasks/future.js';
+import { checkSeconds } from '../tasks/options.js';
 import { RuntimeError, TimeoutError } from '../tasks/errors.js';
 
 /** node:tls options for either side, plus asyncio's start_tls arguments. */
@@ -26,6 +27,9 @@ export type StartTlsOptions = Omit<tls.ConnectionOptions, 'pskCallback'> & Omit<
   serverHostname?: string;
   /** asyncio: `ssl_handshake_timeout`, seconds (default 60). */
   handshakeTimeout?: number;
+  /** asyncio: `ssl_shutdown_timeout`: seconds close() may take to flush and send close_notify
+   *  before it aborts the connection (default 30). */
+  sslShutdownTimeout?: number;
 };
 
 /** asyncio: `loop.start_tls`. A Future of the new transport. */
@@ -36,7 +40,9 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
     out._fail(new RuntimeError(`cannot start TLS on a closing transport ${transport}`));
     return out;
   }
-  const { serverSide = false, serverHostname, handshakeTimeout = 60, ...tlsOptions } = options;
+  const { serverSide = false, serverHostname, handshakeTimeout = 60, sslShutdownTimeout = 30, ...tlsOptions } = options;
+  checkSeconds('sslShutdownTimeout', sslShutdownTimeout);
+  if (!(sslShutdownTimeout > 0)) throw new RangeError(`sslShutdownTimeout must be > 0 seconds, got ${sslShutdownTimeout}`);
   const server = transport._server;
   const socket = transport._detach();
   let secure: tls.TLSSocket;
@@ -74,6 +80,7 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
       return;
     }
     const next = new Transport(loop, secure, protocol, false);
+    next._tlsShutdownTimeout = sslShutdownTimeout;
     server?._replace(transport, next);
     out._finish(next);
   };

@@ -16,8 +16,9 @@ import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { EventLoop, OpenIo } from './event-loop.js';
 import type { Server } from './server.js';
+import type { TimerHandle } from './handle.js';
 import { current } from './running.js';
-import { RuntimeError } from '../tasks/errors.js';
+import { RuntimeError, TimeoutError } from '../tasks/errors.js';
 
 const DEFAULT_HIGH = 64 * 1024;
 
@@ -68,6 +69,7 @@ function onDrain(this: Owned): void { this[kTransport]?._drain(); }
 function madeOf(t: Transport): void { t._made(); }
 function loseOf(t: Transport): void { t._lose(); }
 function resumeOf(p: Protocol): void { p.resumeWriting(); }
+function shutdownTimedOut(t: Transport): void { t._shutdownTimedOut(); }
 
 function destroyOnFinish(this: net.Socket): void {
   this.destroy();
@@ -118,6 +120,11 @@ export class Transport {
   _ioPrev: OpenIo | null = null;
   /** @internal */
   _ioNext: OpenIo | null = null;
+  /** @internal TLS only: seconds close() waits for the flush and close_notify before it aborts
+   *  (asyncio's ssl_shutdown_timeout, 30 s), so a peer that stops reading cannot hold it open. */
+  _tlsShutdownTimeout = 30;
+  /** The armed ssl_shutdown_timeout of a TLS close(), until the socket is gone. */
+  #shutdownTimer: TimerHandle | null = null;
   /** @internal The server that accepted this connection (it tracks it until it is lost). */
   _server: Server | null = null;
   /** @internal This transport's slot in its server's roster. */
@@ -225,6 +232,8 @@ export class Transport {
     if (this.#lost) return;
     this.#lost = true;
     this.#closing = true;
+    this.#shutdownTimer?.cancel();
+    this.#shutdownTimer = null;
     this.#loop._ioRemove(this);
     if (this.#countedClosing) this.#loop._ioClosing--;
     this._server?._lost(this);
@@ -321,8 +330,17 @@ export class Transport {
     else {
       if (socket.writable) socket.end();
       socket.on('finish', destroyOnFinish);
+      if ('encrypted' in socket) this.#shutdownTimer = this.#loop.callLater(this._tlsShutdownTimeout, shutdownTimedOut, this);
     }
     if (socket.readableEnded === false) socket.resume(); // read to EOF so 'close' comes
+  }
+
+  /** @internal A TLS close() did not finish within _tlsShutdownTimeout: aborted, and the loss is
+   *  told (connectionLost, and so waitClosed(), get a TimeoutError, as asyncio's). */
+  _shutdownTimedOut(): void {
+    this.#shutdownTimer = null;
+    this.#error ??= new TimeoutError(`TLS close did not finish in ${this._tlsShutdownTimeout} s (the peer stopped reading); the connection was aborted`);
+    this.abort();
   }
 
   /** asyncio: `Transport.abort`. Closes at once, dropping buffered data. */

@@ -130,6 +130,40 @@ test('TLS: startServer and openConnection with ssl options, a certificate the te
   t.deepEqual(got, ['localhost', 'secure hello\n', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
 });
 
+test('TLS close() bounded by sslShutdownTimeout (asyncio\'s ssl_shutdown_timeout): a peer that stops reading cannot hold the connection; waitClosed() says so', async (t) => {
+  const pair = selfSigned();
+  if (pair === null) return t.fail('openssl is needed to generate the test certificate');
+  const loop = new EventLoop();
+  const got = await loop.runUntilComplete(function* (): Coroutine<unknown[]> {
+    return yield* waitFor(function* (): Coroutine<unknown[]> {
+      const outcome = loop.createFuture<string>();
+      const server = yield* startServer(function* (_r, w): Coroutine<void> {
+        w.write(Buffer.alloc(16 << 20)); // far more than the socket buffers hold: the client never reads
+        w.close();
+        try { yield* w.waitClosed(); outcome.setResult('closed'); } catch (e) { outcome.setResult(`${(e as Error).name}: ${(e as Error).message}`); }
+      }, '127.0.0.1', 0, { ssl: { key: pair.key, cert: pair.cert }, sslShutdownTimeout: 0.2 });
+      const [, w] = yield* openConnection('127.0.0.1', server.sockets[0]!.port, { ssl: { ca: pair.cert }, serverHostname: 'localhost' });
+      w.transport.pauseReading();
+      const said = yield* outcome;
+      const left = server.connectionCount;
+      w.transport.abort();
+      try { yield* w.waitClosed(); } catch { /* aborted */ }
+      server.close();
+      yield* server.waitClosed();
+      const refused = [
+        () => startServer(function* () {}, '127.0.0.1', 0, { sslShutdownTimeout: 1 }),
+        () => openConnection('127.0.0.1', 9, { ssl: true, sslShutdownTimeout: 0 }),
+        () => openConnection('127.0.0.1', 9, { ssl: true, sslShutdownTimeout: 'soon' as never }),
+      ].map((call) => { try { call(); return 'accepted'; } catch (e) { return (e as Error).name; } });
+      return [said, left, refused];
+    }(), 20);
+  }());
+  loop.close();
+  t.regex(got[0] as string, /^TimeoutError: TLS close did not finish in 0\.2 s/);
+  t.is(got[1], 0);
+  t.deepEqual(got[2], ['TypeError', 'RangeError', 'TypeError']);
+});
+
 test('UDP: two datagram endpoints exchange datagrams; errors (a failed send too) and closing reach the protocol', async (t) => {
   const loop = new EventLoop();
   const log: string[] = [];
