@@ -58,7 +58,7 @@ export class Timeout extends Error {
   start(): this {
     if (this.#timer !== null) return this;
     const task = currentTask();
-    if (task === null) throw new RuntimeError('Timeout.start() needs a running greenlet or task');
+    if (task === null) throw new RuntimeError('Timeout.start() needs a running greenlet or task; at the top level of a module, use `await timeout.run(async () => …)` or withTimeout()');
     task._interruptible = true;
     this.#target = task;
     if (this.seconds !== null) this.#timer = hubLoop().callLater(this.seconds, fire, this);
@@ -84,6 +84,9 @@ export class Timeout extends Error {
   run<T>(body: () => Coroutine<T>): Coroutine<T | undefined>;
   run<T>(body: () => PromiseLike<T>): Promise<T | undefined>;
   run<T>(body: () => Coroutine<T> | PromiseLike<T>): Coroutine<T | undefined> | Promise<T | undefined> {
+    // At the top level of a module (gevent's main greenlet) there is no task to interrupt: the
+    // body runs as one, and the caller awaits a Future of its outcome.
+    if (currentTask() === null) return this.#runAsTask(body) as unknown as Promise<T | undefined>;
     if (isGeneratorFunction(body)) return this.#runGen(body as () => Coroutine<T>);
     // An arrow or method that returns a generator (`() => work(x)`) is a generator body too:
     // only calling it tells. Calling it now runs nothing of a generator, and an async body
@@ -115,6 +118,21 @@ export class Timeout extends Error {
     } finally {
       this.cancel();
     }
+  }
+
+  #runAsTask<T>(body: () => Coroutine<T> | PromiseLike<T>): BridgeFuture<T | undefined> {
+    const loop = hubLoop();
+    const out = new BridgeFuture<T | undefined>(loop);
+    const task = loop.createTask<T>(body);
+    task._interruptible = true;
+    this.#target = task;
+    if (this.seconds !== null) this.#timer = loop.callLater(this.seconds, fire, this);
+    task.addDoneCallback(() => {
+      this.cancel();
+      if (this.silent && !task.cancelled() && task.exception() === this) out._finish(undefined);
+      else copyOutcome(task, out);
+    });
+    return out;
   }
 
   /** gevent: `Timeout.start_new(seconds, exception)`. */

@@ -1057,6 +1057,21 @@ test('top level: joinall of spawned greenlets runs the default loop while awaite
   t.deepEqual(r.stdout.trim().split('\n'), ['Running in foo', 'Explicit context to bar', 'Explicit context switch to foo again', 'Implicit context switch back to bar', 'and the process exits']);
 });
 
+test('top level: timeout.run(body) is gevent\'s `with Timeout` in the main greenlet, generator and async bodies alike (child process)', (t) => {
+  const code = `
+    import { Timeout, sleep } from './src/greenlet/index.ts';
+    const out = [];
+    try { await new Timeout(0.05).run(async () => { await sleep(5); }); out.push('no timeout'); } catch (e) { out.push(e instanceof Timeout ? 'Timeout' : String(e)); }
+    try { await new Timeout(0.05).run(function* () { yield* sleep(5); }); out.push('no timeout'); } catch (e) { out.push(e instanceof Timeout ? 'Timeout' : String(e)); }
+    out.push(String(await new Timeout(0.05, false).run(async () => { await sleep(5); return 'late'; })));
+    out.push(await new Timeout(5).run(function* () { yield* sleep(0.01); return 'in time'; }));
+    try { Timeout.startNew(1); } catch (e) { out.push(e.name); }
+    console.log(out.join(','));`;
+  const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20000 });
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout.trim(), 'Timeout,Timeout,undefined,in time,RuntimeError');
+});
+
 test("gevent's positional keywords are refused with a TypeError naming the options shape (they would wait forever)", async (t) => {
   // `q.get(True, 1)` or `joinall(gs, 5)` ported as is: destructuring a boolean or a number finds
   // no timeout, so without the check these would block with no bound.
