@@ -13,7 +13,7 @@ import '../loop/policy.js'; // registers the default loop, for 'tulip/greenlet' 
 import { getEventLoop } from '../loop/running.js';
 import { Future } from '../tasks/future.js';
 import { kControlFlow, type CancelReason } from '../tasks/errors.js';
-import { giveBackGrant } from '../tasks/chain.js';
+import { copyOutcome, giveBackGrant } from '../tasks/chain.js';
 import { currentTask } from '../tasks/create-task.js';
 import type { Greenlet } from './greenlet.js';
 import { optionsOf } from '../tasks/options.js';
@@ -157,6 +157,19 @@ function start(loop: EventLoop, p: Pump): void {
 
 export function hubLoop(): EventLoop {
   return getEventLoop();
+}
+
+/** `f` as a waiting bridge call returns it: inside a greenlet or task, `f` itself (the loop
+ *  runs); at the top level of a module, a mirror that runs the default loop while it is awaited,
+ *  as every bridge future does (an awaited plain Future would wait for a loop nobody runs). */
+export function bridged<T>(f: Future<T>): Future<T> {
+  if (f.done() || currentTask() !== null) return f;
+  const out = new MirrorFuture<T>(f);
+  f.addDoneCallback(() => {
+    copyOutcome(f, out);
+    if (out.cancelled()) giveBackGrant(f); // cancelled meanwhile: a grant (bytes read) goes back
+  });
+  return out;
 }
 
 /** gevent: `getcurrent()`. The running greenlet, or null outside one (the main greenlet in

@@ -16,7 +16,7 @@ import { checkSeconds } from '../tasks/options.js';
 import { startServer, openConnection } from '../streams/open-connection.js';
 import type { StreamReader } from '../streams/stream-reader.js';
 import type { StreamWriter } from '../streams/stream-writer.js';
-import { BridgeFuture, GreenletExit, MirrorFuture, giveBackInner, hubLoop } from './hub.js';
+import { BridgeFuture, GreenletExit, MirrorFuture, bridged, giveBackInner, hubLoop } from './hub.js';
 import { Greenlet, type GreenletBody } from './greenlet.js';
 import type { Pool } from './group.js';
 
@@ -79,7 +79,7 @@ export class GreenSocket {
   }
 
   #timed<T>(f: Future<T>): Future<T> {
-    return this.#timeout === null || f.done() ? f : waitFor(f, this.#timeout);
+    return bridged(this.#timeout === null || f.done() ? f : waitFor(f, this.#timeout));
   }
 
   /** gevent: `socket.shutdown()`: half-closes the write side (SHUT_WR). */

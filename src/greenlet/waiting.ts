@@ -10,7 +10,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import { Future } from '../tasks/future.js';
 import { sleepFutureOf, sleepOn } from '../tasks/sleep.js';
 import type { Coroutine } from '../tasks/coroutine.js';
-import { BridgeFuture, GreenletExit, hubLoop } from './hub.js';
+import { BridgeFuture, GreenletExit, bridged, hubLoop } from './hub.js';
 import { Greenlet } from './greenlet.js';
 import { Event, AsyncResult } from './event.js';
 import { checkSeconds, optionsOf } from '../tasks/options.js';
@@ -150,7 +150,7 @@ const BridgeSleepFuture = sleepFutureOf(BridgeFuture);
 /** gevent: `gevent.idle()`: resolves once nothing else is ready to run. */
 export function idle(): Future<void> {
   const loop = hubLoop();
-  return loop.createTask(untilIdle(loop));
+  return bridged(loop.createTask(untilIdle(loop)));
 }
 
 function* untilIdle(loop: EventLoop): Coroutine<void> {

@@ -1057,19 +1057,29 @@ test('top level: joinall of spawned greenlets runs the default loop while awaite
   t.deepEqual(r.stdout.trim().split('\n'), ['Running in foo', 'Explicit context to bar', 'Explicit context switch to foo again', 'Implicit context switch back to bar', 'and the process exits']);
 });
 
-test('top level: timeout.run(body) is gevent\'s `with Timeout` in the main greenlet, generator and async bodies alike (child process)', (t) => {
+test('top level: timeout.run(body) is gevent\'s `with Timeout` in the main greenlet; socket calls and idle() run the default loop while awaited (child process)', (t) => {
   const code = `
-    import { Timeout, sleep } from './src/greenlet/index.ts';
+    import { Timeout, sleep, idle, StreamServer, createConnection } from './src/greenlet/index.ts';
     const out = [];
     try { await new Timeout(0.05).run(async () => { await sleep(5); }); out.push('no timeout'); } catch (e) { out.push(e instanceof Timeout ? 'Timeout' : String(e)); }
     try { await new Timeout(0.05).run(function* () { yield* sleep(5); }); out.push('no timeout'); } catch (e) { out.push(e instanceof Timeout ? 'Timeout' : String(e)); }
     out.push(String(await new Timeout(0.05, false).run(async () => { await sleep(5); return 'late'; })));
     out.push(await new Timeout(5).run(function* () { yield* sleep(0.01); return 'in time'; }));
     try { Timeout.startNew(1); } catch (e) { out.push(e.name); }
+    // Socket calls and idle() at the top level run the default loop while awaited, as every
+    // bridge call does (they returned Futures that waited for a loop nobody ran).
+    const server = new StreamServer(['127.0.0.1', 0], function* (s) { yield* s.sendall(yield* s.recv(10)); });
+    await server.start();
+    const c = await createConnection(['127.0.0.1', server.address.port]);
+    await c.sendall('ping');
+    out.push(String(await c.recv(10)));
+    await idle();
+    c.close();
+    await server.stop();
     console.log(out.join(','));`;
   const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20000 });
   t.is(r.status, 0, r.stderr);
-  t.is(r.stdout.trim(), 'Timeout,Timeout,undefined,in time,RuntimeError');
+  t.is(r.stdout.trim(), 'Timeout,Timeout,undefined,in time,RuntimeError,ping');
 });
 
 test("gevent's positional keywords are refused with a TypeError naming the options shape (they would wait forever)", async (t) => {
