@@ -16,11 +16,10 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { tlsModule } from './lazy.js';
 import type { EventLoop, OpenIo } from './event-loop.js';
-import { Transport, makeProtocol, type Protocol } from './transport.js';
+import { Transport, checkShutdownTimeout, makeProtocol, type Protocol } from './transport.js';
 import { Roster } from './roster.js';
 import { Future } from '../tasks/future.js';
 import type { CancelReason } from '../tasks/errors.js';
-import { checkSeconds } from '../tasks/options.js';
 
 export interface ConnectOptions {
   /** TLS: true for defaults, or node:tls connect options (a secure context, ca, ...). */
@@ -291,10 +290,8 @@ function ignoreHeldError(): void {}
 function sslShutdownTimeout(options: { ssl?: unknown; sslShutdownTimeout?: number }): number | undefined {
   const t = options.sslShutdownTimeout;
   if (t === undefined) return undefined;
-  checkSeconds('sslShutdownTimeout', t);
   if (!options.ssl) throw new TypeError('sslShutdownTimeout is only meaningful with ssl (asyncio raises ValueError)');
-  if (!(t > 0)) throw new RangeError(`sslShutdownTimeout must be > 0 seconds, got ${t}`);
-  return t;
+  return checkShutdownTimeout(t);
 }
 
 /** asyncio's create_unix_server: a socket file left at the path (a server that died without

@@ -14,9 +14,8 @@
 import type tls from 'node:tls';
 import { tlsModule } from './lazy.js';
 import type { EventLoop } from './event-loop.js';
-import { Transport, type Protocol } from './transport.js';
+import { Transport, checkShutdownTimeout, type Protocol } from './transport.js';
 import { Future } from '../tasks/future.js';
-import { checkSeconds } from '../tasks/options.js';
 import { RuntimeError, TimeoutError } from '../tasks/errors.js';
 
 /** node:tls options for either side, plus asyncio's start_tls arguments. */
@@ -41,8 +40,7 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
     return out;
   }
   const { serverSide = false, serverHostname, handshakeTimeout = 60, sslShutdownTimeout = 30, ...tlsOptions } = options;
-  checkSeconds('sslShutdownTimeout', sslShutdownTimeout);
-  if (!(sslShutdownTimeout > 0)) throw new RangeError(`sslShutdownTimeout must be > 0 seconds, got ${sslShutdownTimeout}`);
+  checkShutdownTimeout(sslShutdownTimeout);
   const server = transport._server;
   const socket = transport._detach();
   let secure: tls.TLSSocket;

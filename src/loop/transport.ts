@@ -19,6 +19,7 @@ import type { Server } from './server.js';
 import type { TimerHandle } from './handle.js';
 import { current } from './running.js';
 import { RuntimeError, TimeoutError } from '../tasks/errors.js';
+import { checkSeconds } from '../tasks/options.js';
 
 const DEFAULT_HIGH = 64 * 1024;
 
@@ -70,6 +71,13 @@ function madeOf(t: Transport): void { t._made(); }
 function loseOf(t: Transport): void { t._lose(); }
 function resumeOf(p: Protocol): void { p.resumeWriting(); }
 function shutdownTimedOut(t: Transport): void { t._shutdownTimedOut(); }
+
+/** @internal asyncio's ssl_shutdown_timeout, checked where it is passed: seconds > 0. */
+export function checkShutdownTimeout(seconds: unknown): number {
+  checkSeconds('sslShutdownTimeout', seconds);
+  if (!((seconds as number) > 0)) throw new RangeError(`sslShutdownTimeout must be > 0 seconds, got ${seconds}`);
+  return seconds as number;
+}
 
 function destroyOnFinish(this: net.Socket): void {
   this.destroy();
