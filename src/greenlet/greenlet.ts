@@ -11,7 +11,9 @@
 // successful(), value, exception (a property, as in gevent), dead. An exception stays inside
 // the greenlet: it is reported through the loop's exception handler with the greenlet's name and
 // never raised in the spawner; get(), `yield*` and `await` re-raise it. A greenlet ended by
-// GreenletExit is successful and its value is the GreenletExit. Links run as loop callbacks.
+// GreenletExit is successful and its value is the GreenletExit. One whose task is cancelled
+// (run()'s shutdown, a task that cancels it) ends with the CancelledError as its exception,
+// unreported, as a cancelled task is. Links run as loop callbacks.
 //
 // A Greenlet is Future-like, not a Future (gevent's `exception` property would clash with
 // Future.exception()): it is `yield*`-able and awaitable through an inner Future, which
@@ -23,6 +25,7 @@ import type { Future } from '../tasks/future.js';
 import type { Task, TaskBody } from '../tasks/task.js';
 import type { Group, Pool } from './group.js';
 import { isAsyncFunction, isGeneratorFunction, type Coroutine, type Yieldable } from '../tasks/coroutine.js';
+import { CancelledError } from '../tasks/errors.js';
 import { BridgeFuture, GreenletExit, SharedBridgeFuture, blockOptions, getcurrent, hubLoop, type BlockOptions } from './hub.js';
 
 /** What a greenlet runs: a generator function, an async function, or a plain function. */
@@ -176,7 +179,9 @@ export class Greenlet<T = unknown> implements PromiseLike<T> {
       this.#value = value;
     } else {
       this.#exception = error;
-      const silent = (error as { silent?: boolean } | null)?.silent === true;
+      // Cancelled from the asyncio side (run()'s shutdown, a task that cancels it) is an end, as
+      // a kill is, not a failure to report; a silent Timeout neither.
+      const silent = error instanceof CancelledError || (error as { silent?: boolean } | null)?.silent === true;
       if (!silent) this.#loop.callExceptionHandler({ message: `${this.name} failed with ${(error as Error)?.name ?? String(error)}`, exception: error, greenlet: this });
     }
     if (this.#done !== null) this.#settle(this.#done);

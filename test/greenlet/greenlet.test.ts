@@ -9,7 +9,7 @@ import {
   signalHandler, type GreenSocket,
 } from '../../src/greenlet/index.js';
 import {
-  QueueShutDown, createTask, currentTask, gather, allTasks, timeout as ttimeout, taskGroup, waitFor, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
+  QueueShutDown, run as trun, getRunningLoop, createTask, currentTask, gather, allTasks, timeout as ttimeout, taskGroup, waitFor, Condition as TCondition, fromPromise, sleep as tsleep, Lock as TLock, Queue as TQueue, CancelledError, EventLoop, type Coroutine, type Future,
 } from '../../src/index.js';
 import { runVirtual, makeLoop } from '../helpers/run-virtual.js';
 
@@ -1043,6 +1043,22 @@ test('a loop the program runs itself is never restarted by an await on a bridge 
   t.truthy(dangling);
   t.is(await fx.loop.runUntilComplete(() => fromPromise(dangling!)), 'late', 'it completes when the program runs the loop');
   fx.loop.close();
+});
+
+test('a greenlet cancelled from the asyncio side (run()\'s shutdown) ends with the CancelledError, unreported; a failing one is still reported', async (t) => {
+  const reports: string[] = [];
+  let pending: Greenlet<unknown> | null = null;
+  await trun(function* (): Coroutine<void> {
+    getRunningLoop().setExceptionHandler((_l, ctx) => reports.push(ctx.message));
+    pending = spawn(sleep, 3600); // left running: run() cancels it on the way out
+    const failing = spawn(function* (): Coroutine<void> { throw new Error('boom'); });
+    failing.name = 'failing';
+    yield* failing.join();
+  });
+  t.deepEqual(reports, ['failing failed with Error']);
+  t.true(pending!.dead);
+  t.false(pending!.successful());
+  t.true(pending!.exception instanceof CancelledError);
 });
 
 test('top level: joinall of spawned greenlets runs the default loop while awaited (child process)', (t) => {
