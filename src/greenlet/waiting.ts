@@ -81,10 +81,13 @@ export function wait<T extends Waitable>(objects?: Iterable<T> | null, options: 
   return out;
 }
 
+const QUIET = { toString: (): string => 'wait(): the loop to run out of work (gevent\'s hub.join)' };
+
 function waitQuiet(timeout: number | null): BridgeFuture<boolean> {
   if (timeout !== null) checkSeconds('timeout', timeout);
   const loop = hubLoop();
   const out = new BridgeFuture<boolean>(loop);
+  out._what = QUIET; // the task tree names it
   const quiet = loop._whenQuiet();
   let timer: TimerHandle | null = null;
   const finish = (reached: boolean): void => {
