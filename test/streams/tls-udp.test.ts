@@ -138,7 +138,7 @@ test('TLS close() bounded by sslShutdownTimeout (asyncio\'s ssl_shutdown_timeout
     return yield* waitFor(function* (): Coroutine<unknown[]> {
       const outcome = loop.createFuture<string>();
       const server = yield* startServer(function* (_r, w): Coroutine<void> {
-        w.write(Buffer.alloc(16 << 20)); // far more than the socket buffers hold: the client never reads
+        w.write(Buffer.alloc(48 << 20)); // more than both socket buffers can grow to (tcp_rmem max 32 MiB here): the client stops reading
         w.close();
         try { yield* w.waitClosed(); outcome.setResult('closed'); } catch (e) { outcome.setResult(`${(e as Error).name}: ${(e as Error).message}`); }
       }, '127.0.0.1', 0, { ssl: { key: pair.key, cert: pair.cert }, sslShutdownTimeout: 0.2 });
