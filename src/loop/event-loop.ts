@@ -664,7 +664,10 @@ export class EventLoop {
     // The loop's own pending checks (an auto-jump, a deadlock check) are not Node being busy.
     const own = (this.#jumpPending !== null ? 1 : 0) + (this.#deadlockCheck !== null ? 1 : 0);
     if (!this.#isQuiet()) return; // the loop has work: its next idle point looks again
-    if (!nodeIsIdle(own, fromRetry ? 1 : 0)) { // the retry's timer is listed while it runs
+    // So are its own Node timers: the one armed for a quiet wait's timeout, and the retry's
+    // (listed while it runs).
+    const ownTimers = (this.#nodeTimer !== null ? 1 : 0) + (fromRetry ? 1 : 0);
+    if (!nodeIsIdle(own, ownTimers)) {
       // Nothing of the loop's wakes it when Node's own handles go (a server's socket closing
       // after close(), a foreign timer): look again, backing off to once a second.
       if (this.#quietRetry === null) {
