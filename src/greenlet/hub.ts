@@ -163,7 +163,11 @@ export function hubLoop(): EventLoop {
  *  runs); at the top level of a module, a mirror that runs the default loop while it is awaited,
  *  as every bridge future does (an awaited plain Future would wait for a loop nobody runs). */
 export function bridged<T>(f: Future<T>): Future<T> {
-  if (f.done() || currentTask() !== null) return f;
+  return f.done() || currentTask() !== null ? f : mirrored(f);
+}
+
+/** A bridge future with `f`'s outcome; cancelling it (a kill) cancels `f`. */
+export function mirrored<T>(f: Future<T>): MirrorFuture<T> {
   const out = new MirrorFuture<T>(f);
   f.addDoneCallback(() => {
     copyOutcome(f, out);

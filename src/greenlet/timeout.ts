@@ -5,10 +5,13 @@
 // with the exception given to the constructor. `exception === false` makes it silent: run()
 // and withTimeout() then end quietly (gevent's `with Timeout(1, False)`). run(fn) is gevent's
 // `with` block: a generator body is delegated to with `yield*` (it runs in the caller's task,
-// so the caller's own waits are what gets interrupted); an async body is awaited.
+// so the caller's own waits are what gets interrupted); an async body is awaited. Where no task
+// is there to interrupt (the top level of a module), and always for withTimeout(), the body runs
+// as a task of its own under the timeout (_runAsTask).
 
 import type { TimerHandle } from '../loop/handle.js';
 import type { Task } from '../tasks/task.js';
+import type { Future } from '../tasks/future.js';
 import { currentTask } from '../tasks/create-task.js';
 import { RuntimeError } from '../tasks/errors.js';
 import { copyOutcome } from '../tasks/chain.js';
@@ -86,7 +89,7 @@ export class Timeout extends Error {
   run<T>(body: () => Coroutine<T> | PromiseLike<T>): Coroutine<T | undefined> | Promise<T | undefined> {
     // At the top level of a module (gevent's main greenlet) there is no task to interrupt: the
     // body runs as one, and the caller awaits a Future of its outcome.
-    if (currentTask() === null) return this.#runAsTask(body) as unknown as Promise<T | undefined>;
+    if (currentTask() === null) return this._runAsTask(body, null) as unknown as Promise<T | undefined>;
     if (isGeneratorFunction(body)) return this.#runGen(body as () => Coroutine<T>);
     // An arrow or method that returns a generator (`() => work(x)`) is a generator body too:
     // only calling it tells. Calling it now runs nothing of a generator, and an async body
@@ -120,11 +123,14 @@ export class Timeout extends Error {
     }
   }
 
-  #runAsTask<T>(body: () => Coroutine<T> | PromiseLike<T>): BridgeFuture<T | undefined> {
+  /** @internal Runs `body` as a task of its own (in `greenlet`, for getcurrent()) under this
+   *  timeout: the top-level run(), and withTimeout(). */
+  _runAsTask<T>(body: () => Coroutine<T> | PromiseLike<T>, greenlet: unknown): BridgeFuture<T | undefined> {
     const loop = hubLoop();
     const out = new BridgeFuture<T | undefined>(loop);
     const task = loop.createTask<T>(body);
     task._interruptible = true;
+    task._greenlet = greenlet as Task<unknown>['_greenlet'];
     this.#target = task;
     if (this.seconds !== null) this.#timer = loop.callLater(this.seconds, fire, this);
     task.addDoneCallback(() => {
@@ -152,21 +158,16 @@ _setTimeoutFactory((seconds) => new Timeout(seconds));
  *  in a task of its own under the timeout; on expiry resolves to `timeoutValue` if one was given
  *  (as the last argument: `{ timeoutValue }`), else raises Timeout. */
 export function withTimeout<T, A extends unknown[]>(seconds: number, fn: (...args: A) => Coroutine<T> | PromiseLike<T>, ...args: A): BridgeFuture<T> {
-  const loop = hubLoop();
-  const out = new BridgeFuture<T>(loop);
   const last = args[args.length - 1] as { timeoutValue?: unknown } | undefined;
   const hasValue = typeof last === 'object' && last !== null && 'timeoutValue' in last && Object.keys(last).length === 1;
   const callArgs = (hasValue ? args.slice(0, -1) : args) as A;
   const timeout = new Timeout(seconds);
-  const parent = currentTask();
-  const task = loop.createTask<T>(isGeneratorFunction(fn) ? (fn(...callArgs) as Coroutine<T>) : () => fn(...callArgs));
-  task._interruptible = true;
-  task._greenlet = parent?._greenlet ?? null;
-  const timer = loop.callLater(seconds, () => task._interrupt(timeout));
-  task.addDoneCallback(() => {
-    timer.cancel();
-    if (hasValue && !task.cancelled() && task.exception() === timeout) out._finish(last!.timeoutValue as T);
-    else copyOutcome(task, out);
+  const inner = timeout._runAsTask<T>(() => fn(...callArgs), currentTask()?._greenlet ?? null);
+  if (!hasValue) return inner as BridgeFuture<T>;
+  const out = new BridgeFuture<T>(inner.getLoop());
+  inner.addDoneCallback(() => {
+    if (!inner.cancelled() && inner.exception() === timeout) out._finish(last!.timeoutValue as T);
+    else copyOutcome(inner as Future<T>, out);
   });
   return out;
 }

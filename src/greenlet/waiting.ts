@@ -10,7 +10,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import { Future } from '../tasks/future.js';
 import { sleepFutureOf, sleepOn } from '../tasks/sleep.js';
 import type { Coroutine } from '../tasks/coroutine.js';
-import { BridgeFuture, GreenletExit, bridged, hubLoop } from './hub.js';
+import { BridgeFuture, GreenletExit, bridged, hubLoop, mirrored } from './hub.js';
 import { Greenlet } from './greenlet.js';
 import { Event, AsyncResult } from './event.js';
 import { checkSeconds, optionsOf } from '../tasks/options.js';
@@ -85,27 +85,8 @@ const QUIET = { toString: (): string => 'wait(): the loop to run out of work (ge
 
 function waitQuiet(timeout: number | null): BridgeFuture<boolean> {
   if (timeout !== null) checkSeconds('timeout', timeout);
-  const loop = hubLoop();
-  const out = new BridgeFuture<boolean>(loop);
+  const out = mirrored(hubLoop()._whenQuiet(timeout)); // a kill drops the wait and its timer
   out._what = QUIET; // the task tree names it
-  const quiet = loop._whenQuiet();
-  let timer: TimerHandle | null = null;
-  const finish = (reached: boolean): void => {
-    if (timer !== null) {
-      timer.cancel();
-      timer = null;
-      loop._quietTimers--;
-    }
-    if (!quiet.done()) quiet.cancel();
-    if (!out.done()) out._finish(reached);
-  };
-  quiet.addDoneCallback(() => finish(true));
-  out.addDoneCallback(() => finish(false)); // a kill or cancel: the timer goes too
-  if (timeout !== null) {
-    // The wait's own timer does not keep the loop from being quiet (_quietTimers).
-    timer = loop.callLater(timeout, () => { timer = null; loop._quietTimers--; finish(false); });
-    loop._quietTimers++;
-  }
   return out;
 }
 

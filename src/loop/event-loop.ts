@@ -102,6 +102,10 @@ function isDone(f: Future<unknown>): boolean {
   return f.done();
 }
 
+function quietTimedOut(f: Future<boolean>): void {
+  if (!f.done()) f._finish(false);
+}
+
 /** @internal A transport, server, datagram endpoint or subprocess: counted in its loop's open
  *  I/O and linked in its list from when it opens until it is gone. */
 export interface OpenIo {
@@ -190,13 +194,13 @@ export class EventLoop {
   #deadlock: DeadlockError | null = null;
   #deadlockCheck: NodeJS.Immediate | null = null;
   /** _whenQuiet()'s futures (gevent's hub.join), null when there are none. */
-  #quiet: Future<void>[] | null = null;
+  #quiet: Future<boolean>[] | null = null;
   #quietCheck: NodeJS.Immediate | null = null;
   /** Node still had something of its own (a closing handle, a foreign timer): look again later. */
   #quietRetry: NodeJS.Timeout | null = null;
   #quietDelay = 1;
-  /** @internal Timers armed by the quiet waits themselves (their timeouts): they do not count. */
-  _quietTimers = 0;
+  /** Timers armed by the quiet waits themselves (their timeouts): they do not count as work. */
+  #quietTimers = 0;
 
   constructor(options: EventLoopOptions = {}) {
     const clock = options.clock ?? realClock;
@@ -645,16 +649,25 @@ export class EventLoop {
   /** @internal gevent's `hub.join()`: a Future that resolves once nothing is left that could run
    *  a callback here — no ready callback, no timer but the quiet waits' own, no open transport,
    *  server or subprocess, no signal handler, nothing else of Node's pending. Tasks still pending
-   *  then wait on something that can never happen (gevent's loop exits with them blocked too). */
-  _whenQuiet(): Future<void> {
-    const f = new Future<void>(this);
+   *  then wait on something that can never happen (gevent's loop exits with them blocked too).
+   *  True then; false once `timeout` seconds pass first. Cancelling it drops the wait. */
+  _whenQuiet(timeout: number | null): Future<boolean> {
+    const f = new Future<boolean>(this);
     (this.#quiet ??= []).push(f);
+    if (timeout !== null) {
+      const timer = this.callLater(timeout, quietTimedOut, f);
+      this.#quietTimers++;
+      f.addDoneCallback(() => {
+        timer.cancel();
+        this.#quietTimers--;
+      });
+    }
     if (this.#running && this.#state === IDLE) this.#wakeUp(); // the idle check runs again
     return f;
   }
 
   #isQuiet(): boolean {
-    return this._ioOpen === 0 && this.#signalListeners.size === 0 && this.#timers.live === this._quietTimers;
+    return this._ioOpen === 0 && this.#signalListeners.size === 0 && this.#timers.live === this.#quietTimers;
   }
 
   readonly #checkQuiet = (fromRetry = false): void => {
@@ -678,7 +691,7 @@ export class EventLoop {
     }
     this.#quietDelay = 1;
     this.#quiet = null;
-    for (const f of list) if (!f.done()) f._finish(undefined);
+    for (const f of list) if (!f.done()) f._finish(true);
   };
 
   readonly #retryQuiet = (): void => {
