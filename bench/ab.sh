@@ -6,6 +6,11 @@
 #   bench/ab.sh SIZE CONNS SECS ROUNDS label 'command with {port}' [label 'command' ...]
 #   bench/ab.sh 1k 50 5 4 tulip 'node dist/examples/warp-proxy/main.js --min-headers 3 --port {port}' \
 #                         raw 'node ../shared/bench/peers/raw_proxy.mjs --port {port}'
+# TOGETHER=1 runs the proxies of a round at the same time instead, all on CPU 1, each under its
+# own wrk (warmed 3 s together), starting them in a rotated order each round: CFS shares the CPU
+# between them, so their req/s ratio is their CPU-per-request ratio measured in one window, and
+# this VM's phases (which move a lone run by +-30% from one minute to the next) cancel out.
+# The last column is each proxy's req/s over the first one's.
 # SIZE is 1k or 100k; nginx is started on 127.0.0.1:28080 with its files in /tmp/ab-www, and left
 # running for the next call (stop it: kill $(cat /tmp/ab-www/nginx.pid)).
 set -u
@@ -33,23 +38,48 @@ ticks() { local q s=0 v; for q in $(pgrep -g "$1"); do v=$(awk '{print $14 + $15
 hwm() { local q s=0 v; for q in $(pgrep -g "$1"); do v=$(awk '/^VmHWM/{print $2}' /proc/$q/status 2>/dev/null); s=$((s + ${v:-0})); done; echo $s; }
 load() { WARP_TARGET=http://127.0.0.1:28080/$size.bin WARP_HOST=127.0.0.1:28080 taskset -c 0 wrk -t1 -c"$conns" -d"$1"s -s "$lua" "http://127.0.0.1:$2/" 2>&1 | grep '^{'; }
 hz=$(getconf CLK_TCK)
+report() { # label json-line ticks peak-kib -> label=req/s/cpu-per-request/peakM
+  echo "$1=$(echo "$2" | T=$3 HZ=$hz node -e '
+    let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
+      const j = JSON.parse(s), e = j.err_connect + j.err_read + j.err_write + j.err_status + j.err_timeout;
+      const cpu = Number(process.env.T) / Number(process.env.HZ) * 1e6 / j.requests;
+      process.stdout.write(`${(j.requests / j.duration_us * 1e6).toFixed(0)}${e ? `(e${e})` : ""}/${cpu.toFixed(0)}us`); });')/$(($4 / 1024))M"
+}
+rate() { node -e 'const j = JSON.parse(process.argv[1]); console.log(j.requests / j.duration_us * 1e6)' "$1"; }
+start() { # index -> pid of the proxy's process group, once it listens
+  local port=$((29000 + $1)) cmd=${cmds[$1]//\{port\}/$((29000 + $1))}
+  WARP_DELAY_SCALE=0 setsid taskset -c 1 bash -c "exec $cmd" >/dev/null 2>&1 &
+  local pid=$!
+  for k in $(seq 1 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
+  echo $pid
+}
+stop() { kill -TERM -- -"$1" 2>/dev/null; for k in $(seq 1 200); do kill -0 "$1" 2>/dev/null || return; sleep 0.05; done; kill -KILL -- -"$1" 2>/dev/null; }
+n=${#labels[@]}
 for r in $(seq 1 "$rounds"); do
   line="round $r:"
-  for i in "${!labels[@]}"; do
-    port=$((29000 + i)); cmd=${cmds[$i]//\{port\}/$port}
-    WARP_DELAY_SCALE=0 setsid taskset -c 1 bash -c "exec $cmd" >/dev/null 2>&1 &
-    pid=$!
-    for k in $(seq 1 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
-    load 1 $port >/dev/null
-    t0=$(ticks $pid)
-    out=$(load "$secs" $port)
-    t1=$(ticks $pid); peak=$(hwm $pid)
-    kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null
-    line="$line ${labels[$i]}=$(echo "$out" | T=$((t1 - t0)) HZ=$hz node -e '
-      let s = ""; process.stdin.on("data", (d) => s += d).on("end", () => {
-        const j = JSON.parse(s), e = j.err_connect + j.err_read + j.err_write + j.err_status + j.err_timeout;
-        const cpu = Number(process.env.T) / Number(process.env.HZ) * 1e6 / j.requests;
-        process.stdout.write(`${(j.requests / j.duration_us * 1e6).toFixed(0)}${e ? `(e${e})` : ""}/${cpu.toFixed(0)}us`); });')/$((peak / 1024))M"
-  done
+  if [ "${TOGETHER:-0}" = 1 ]; then
+    declare -a pids t0 outs
+    for k in $(seq 0 $((n - 1))); do i=$(( (k + r - 1) % n )); pids[$i]=$(start $i); done
+    for i in "${!labels[@]}"; do load 3 $((29000 + i)) >/dev/null & done; wait_loads=$(jobs -p); wait $wait_loads
+    for i in "${!labels[@]}"; do t0[$i]=$(ticks ${pids[$i]}); done
+    for i in "${!labels[@]}"; do load "$secs" $((29000 + i)) >/tmp/ab-www/out.$i & done; wait $(jobs -p)
+    first=""
+    for i in "${!labels[@]}"; do
+      t1=$(ticks ${pids[$i]}); peak=$(hwm ${pids[$i]}); out=$(cat /tmp/ab-www/out.$i)
+      stop ${pids[$i]}
+      rps=$(rate "$out"); first=${first:-$rps}
+      line="$line $(report "${labels[$i]}" "$out" $((t1 - t0[$i])) $peak)($(node -e "console.log(($rps / $first).toFixed(3))")x)"
+    done
+  else
+    for i in "${!labels[@]}"; do
+      pid=$(start $i); port=$((29000 + i))
+      load 1 $port >/dev/null
+      t0=$(ticks $pid)
+      out=$(load "$secs" $port)
+      t1=$(ticks $pid); peak=$(hwm $pid)
+      stop $pid
+      line="$line $(report "${labels[$i]}" "$out" $((t1 - t0)) $peak)"
+    done
+  fi
   echo "$line"
 done
