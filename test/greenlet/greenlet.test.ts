@@ -2,6 +2,8 @@
 // test__queue.py, test__pool.py, test__local.py (behaviours re-derived, tests written fresh)
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { inspect } from 'node:util';
+import type { AddressInfo } from 'node:net';
 import {
   Greenlet, spawn, spawnLater, joinall, killall, wait, iwait, sleep, idle, getcurrent, Timeout, withTimeout,
   Event, AsyncResult, Queue, JoinableQueue, Channel, Semaphore, BoundedSemaphore, Lock, RLock, Group, Pool,
@@ -813,8 +815,11 @@ test('StreamServer hands each connection to a greenlet with a GreenSocket; creat
   const loop = new EventLoop();
   const reports: string[] = [];
   loop.setExceptionHandler((_l, ctx) => reports.push(ctx.message));
+  const seen: unknown[] = [];
   const got = await loop.runUntilComplete(function* (): Coroutine<string[]> {
-    const server = new StreamServer(['127.0.0.1', 0], function* (sock: GreenSocket): Coroutine<void> {
+    const server = new StreamServer(['127.0.0.1', 0], function* (sock: GreenSocket, address: AddressInfo): Coroutine<void> {
+      // gevent's address of the peer, read on first use (while the connection is open)
+      seen.push(address.port, address.address, address.family, JSON.parse(JSON.stringify(address)), inspect(address));
       for (;;) {
         const data = yield* sock.recv(1024);
         if (data.length === 0) break;
@@ -829,6 +834,10 @@ test('StreamServer hands each connection to a greenlet with a GreenSocket; creat
     t.is(yield* c.send('hello'), 5);
     const first = (yield* c.recv(5)).toString();
     t.is(c.getpeername()?.port, port);
+    const mine = c.writer.getExtraInfo('sockname') as AddressInfo;
+    t.deepEqual(seen.slice(0, 3), [mine.port, '127.0.0.1', 'IPv4'], 'the handler got the peer: this client');
+    t.deepEqual(seen[3], { address: '127.0.0.1', family: 'IPv4', port: mine.port });
+    t.is(seen[4], `{ address: '127.0.0.1', family: 'IPv4', port: ${mine.port} }`);
     c.shutdown();
     const rest = (yield* c.recv()).toString();
     c.close();
