@@ -23,8 +23,8 @@ import type { Pool } from './group.js';
 /** The peer's address handed to a StreamServer handler (gevent's `address`), read from the
  *  connection the first time a field is used: gevent has it from accept(), Node asks the kernel
  *  only on request, and that request leaves a property on Node's socket that makes Node's own
- *  code on every accepted socket slower: the greenlet WARP proxy, which never looks, served 4-5%
- *  fewer requests when each connection read it (side-by-side rounds, 10 and 12 of them). Read it
+ *  code on every accepted socket slower: the greenlet WARP proxy, which never looks, served 5-6%
+ *  fewer requests when each connection read it (side-by-side rounds: 10 of 10 and 12 of 12). Read it
  *  while the connection is open: after it closes, Node no longer knows the peer (fields are
  *  undefined). JSON.stringify and console.log show the three fields. */
 class PeerAddress implements AddressInfo {
