@@ -46,8 +46,10 @@ report() { # label json-line ticks peak-kib -> label=req/s/cpu-per-request/peakM
       process.stdout.write(`${(j.requests / j.duration_us * 1e6).toFixed(0)}${e ? `(e${e})` : ""}/${cpu.toFixed(0)}us`); });')/$(($4 / 1024))M"
 }
 rate() { node -e 'const j = JSON.parse(process.argv[1]); console.log(j.requests / j.duration_us * 1e6)' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 start() { # index -> pid of the proxy's process group, once it listens
-  local port=$((29000 + $1)) cmd=${cmds[$1]//\{port\}/$((29000 + $1))}
+  local port=$((29000 + $1))
+  local cmd=${cmds[$1]//\{port\}/$port}
   WARP_DELAY_SCALE=0 setsid taskset -c 1 bash -c "exec $cmd" >/dev/null 2>&1 &
   local pid=$!
   for k in $(seq 1 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
@@ -58,9 +60,9 @@ n=${#labels[@]}
 for r in $(seq 1 "$rounds"); do
   line="round $r:"
   if [ "${TOGETHER:-0}" = 1 ]; then
-    declare -a pids t0 outs
+    declare -a pids t0
     for k in $(seq 0 $((n - 1))); do i=$(( (k + r - 1) % n )); pids[$i]=$(start $i); done
-    for i in "${!labels[@]}"; do load 3 $((29000 + i)) >/dev/null & done; wait_loads=$(jobs -p); wait $wait_loads
+    for i in "${!labels[@]}"; do load 3 $((29000 + i)) >/dev/null & done; wait $(jobs -p)
     for i in "${!labels[@]}"; do t0[$i]=$(ticks ${pids[$i]}); done
     for i in "${!labels[@]}"; do load "$secs" $((29000 + i)) >/tmp/ab-www/out.$i & done; wait $(jobs -p)
     first=""
@@ -68,7 +70,7 @@ for r in $(seq 1 "$rounds"); do
       t1=$(ticks ${pids[$i]}); peak=$(hwm ${pids[$i]}); out=$(cat /tmp/ab-www/out.$i)
       stop ${pids[$i]}
       rps=$(rate "$out"); first=${first:-$rps}
-      line="$line $(report "${labels[$i]}" "$out" $((t1 - t0[$i])) $peak)($(node -e "console.log(($rps / $first).toFixed(3))")x)"
+      line="$line $(report "${labels[$i]}" "$out" $((t1 - t0[$i])) $peak)($(ratio "$rps" "$first")x)"
     done
   else
     for i in "${!labels[@]}"; do
