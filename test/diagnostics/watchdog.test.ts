@@ -1,7 +1,10 @@
 // The watchdog must see a stall while it happens, so these tests really block the main thread:
 // each busy loop spins until the watchdog thread says it has the stack (never on a fixed time).
+// The second test runs serially: two watchdogs pausing the main thread at once would each see
+// the other's stall.
 import test from 'ava';
 import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
 import { EventLoop, startWatchdog, type Coroutine, type StallReport } from '../../src/index.js';
 
 /** Blocks until `k` captures begun after this call are done. Not `captures + k`: a capture of
@@ -60,4 +63,22 @@ test('startWatchdog names the task or callback holding the main thread and its s
   t.is(later.culprit, null);
   t.true(later.blockedFor >= 0.05);
   t.throws(() => startWatchdog({ threshold: 0 }), { instanceOf: RangeError });
+});
+
+test.serial("a stall inside Node's own code is reported from the program's frame that called it", async (t) => {
+  const reports: StallReport[] = [];
+  let got: (r: StallReport) => void = () => {};
+  const wanted = new Promise<StallReport>((resolve) => { got = resolve; });
+  const wd = startWatchdog({ threshold: 0.05, stderr: false, onStall: (r) => { reports.push(r); if (r.stack.some((f) => f.includes('inspectingStall'))) got(r); } });
+  t.teardown(() => wd.stop());
+  await wd.ready;
+  // Nearly all of this spin is in node:internal/util/inspect, so the pause lands there.
+  const big = Array.from({ length: 2000 }, (_, i) => ({ i, s: `item ${i}`, nested: { list: [i, i + 1, i + 2] } }));
+  (function inspectingStall() {
+    const target = wd._capturesStarted + 1;
+    const limit = performance.now() + 30_000;
+    while (wd.captures < target && performance.now() < limit) inspect(big, { depth: 4 });
+  })();
+  const r = await wanted;
+  t.true(r.stack[0]!.startsWith('inspectingStall ('), r.stack.slice(0, 4).join('\n'));
 });
