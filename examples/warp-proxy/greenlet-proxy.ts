@@ -13,7 +13,7 @@ import { CancelledError, TimeoutError, currentTask, type Coroutine, type Future 
 import { GreenletExit, StreamServer, Timeout, createConnection, getcurrent, joinall, spawn, type GreenSocket, type Greenlet } from 'tulip/greenlet';
 import { HttpError, errorResponse, parseAuthority, parseHead, readHead, rewrite, type Authority } from './http-head.js';
 import { sendHead, type ProxyOptions, type ProxyStats } from './proxy.js';
-import { CHUNK, IdleWatch, onFirstData, type Relay } from './relay.js';
+import { CHUNK, IdleWatch, endsAtOnce, onFirstData, type Relay } from './relay.js';
 
 /** Copies one socket into the other until EOF, then half-closes the destination. `first`, when
  *  given, is a recv() already made on `from` (see onFirstData). */
@@ -106,7 +106,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
         });
         const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout));
         yield* sendHead(up.writer, head, rw, opts.delayScale, opts.random ?? Math.random);
-        const body = onFirstData(firstBody, (first) => new GreenletRelay(spawn(relay, client, up, first, idle)));
+        const body = onFirstData(firstBody, (first) => endsAtOnce(first, () => up.shutdown(), idle) ? null : new GreenletRelay(spawn(relay, client, up, first, idle)));
         try {
           const firstByte = Timeout.startNew(opts.idleTimeout);
           let first: Buffer;

@@ -20,7 +20,7 @@ import {
   DECOY_LINE, HttpError, MAX_HEAD_BYTES, decoyHeaders, errorResponse, hostPieces, parseAuthority, parseHead, readHead, rewrite,
   type Authority, type RequestHead, type Rewritten,
 } from './http-head.js';
-import { CHUNK, IdleWatch, onFirstData, pipe, type Relay } from './relay.js';
+import { CHUNK, IdleWatch, endWrite, endsAtOnce, onFirstData, pipe, type Relay } from './relay.js';
 import { ClientTasks } from './client-tasks.js';
 
 export interface ProxyOptions {
@@ -101,7 +101,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
       const [ur, uw] = yield* connect(rw.upstream);
       upstream = uw;
       yield* sendHead(uw, head, rw, opts.delayScale, opts.random ?? Math.random);
-      const body = onFirstData(firstBody, (first) => relayTask(pipe(reader, uw, first, idle), onRelayFailed));
+      const body = onFirstData(firstBody, (first) => endsAtOnce(first, () => endWrite(uw), idle) ? null : relayTask(pipe(reader, uw, first, idle), onRelayFailed));
       try {
         let first: Buffer;
         try {
