@@ -69,8 +69,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
     const self = getcurrent();
     const idle = self !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => { void self.kill(new Timeout(opts.idleTimeout), { block: false }); }) : null;
     // One Timeout bounds the head, then (restarted, as gevent allows) the first answer byte:
-    // a Timeout is an Error, and making one costs V8 about as much as the rest of a request's
-    // timers together.
+    // a Timeout is an Error, which V8 makes in about 0.8 us even with no stack (docs/gevent.md).
     const limit = new Timeout(opts.idleTimeout);
     try {
       let lines: string[] | null;
