@@ -45,7 +45,7 @@ report() { # label json-line ticks peak-kib -> label=req/s/cpu-per-request/peakM
       const cpu = Number(process.env.T) / Number(process.env.HZ) * 1e6 / j.requests;
       process.stdout.write(`${(j.requests / j.duration_us * 1e6).toFixed(0)}${e ? `(e${e})` : ""}/${cpu.toFixed(0)}us`); });')/$(($4 / 1024))M"
 }
-rate() { node -e 'const j = JSON.parse(process.argv[1]); console.log(j.requests / j.duration_us * 1e6)' "$1"; }
+rate() { local r=${1#*\"requests\":} d=${1#*\"duration_us\":}; awk -v r="${r%%,*}" -v d="${d%%,*}" 'BEGIN { print r / d * 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 start() { # index -> pid of the proxy's process group, once it listens
   local port=$((29000 + $1))

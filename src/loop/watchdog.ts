@@ -68,12 +68,13 @@ async function capture(blockedMs) {
     await post('Debugger.enable');
     await post('Debugger.pause');
     const { callFrames } = await paused;
-    const frames = callFrames.map((f) => ({ fn: f.functionName || '<anonymous>', url: scripts.get(f.location.scriptId) || f.url || '?', f }));
+    const urlOf = (f) => scripts.get(f.location.scriptId) || f.url || '?';
     // Node's own frames on top (the program was inside performance.now() or a validator when
     // paused) are dropped: the report starts at the program's code, whichever builtin it was in.
     let top = 0;
-    while (top < frames.length - 1 && frames[top].url.startsWith('node:')) top++;
-    report.stack = frames.slice(top).map(({ fn, url, f }) => fn + ' (' + url + ':' + (f.location.lineNumber + 1) + ':' + ((f.location.columnNumber || 0) + 1) + ')');
+    while (top < callFrames.length - 1 && urlOf(callFrames[top]).startsWith('node:')) top++;
+    report.stack = callFrames.slice(top).map((f) => (f.functionName || '<anonymous>') + ' (' +
+      urlOf(f) + ':' + (f.location.lineNumber + 1) + ':' + ((f.location.columnNumber || 0) + 1) + ')');
     const r = await post('Runtime.evaluate', { expression: 'globalThis[Symbol.for(' + JSON.stringify(culpritKey) + ')]?.() ?? null', returnByValue: true });
     report.culprit = r.result.value ?? null;
   } catch (e) {
