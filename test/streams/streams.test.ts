@@ -57,6 +57,40 @@ test('a read waits for data; a second concurrent read is refused', async (t) => 
   });
 });
 
+test('a refused second read leaves the waiting one as it was: its size, separators and collected data', async (t) => {
+  await runVirtual(t, function* ({ loop }) {
+    const r = new StreamReader();
+    const some = r.read(3);
+    t.throws(() => r.read(1), { instanceOf: RuntimeError });
+    t.throws(() => r.readUntil('x'), { instanceOf: RuntimeError });
+    r.feedData(Buffer.from('abcdef'));
+    t.is((yield* some).toString(), 'abc');
+    const until = r.readUntil(['\r\n\r\n', '\n\n']);
+    t.throws(() => r.readUntil('d'), { instanceOf: RuntimeError });
+    t.throws(() => r.read(-1), { instanceOf: RuntimeError });
+    loop.callLater(1, () => r.feedData(Buffer.from('g\n\nrest')));
+    t.is((yield* until).toString(), 'defg\n\n');
+    const all = r.read();
+    t.throws(() => r.read(-1), { instanceOf: RuntimeError });
+    loop.callLater(1, () => { r.feedData(Buffer.from('!')); r.feedEof(); });
+    t.is((yield* all).toString(), 'rest!');
+  });
+});
+
+test('readUntil with many different string separators (past the encoded-separator cache)', async (t) => {
+  await runVirtual(t, function* () {
+    const r = new StreamReader();
+    const text = Array.from({ length: 150 }, (_, i) => `<${i}>`).join('');
+    r.feedData(Buffer.from(text));
+    for (let i = 0; i < 150; i++) t.is((yield* r.readUntil(`<${i}>`)).toString(), `<${i}>`);
+    r.feedData(Buffer.from('é;'));
+    t.is((yield* r.readUntil(['ü', 'é'])).toString(), 'é'); // UTF-8, as Buffer.from(string)
+    t.throws(() => r.readUntil(['a', '']), { instanceOf: RangeError });
+    t.throws(() => r.readUntil([]), { instanceOf: RangeError });
+    t.throws(() => r.readUntil(new Uint8Array(0)), { instanceOf: RangeError });
+  });
+});
+
 test('readExactly at an early EOF raises IncompleteReadError with the partial data', async (t) => {
   await runVirtual(t, function* () {
     const r = new StreamReader();
