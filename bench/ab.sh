@@ -50,7 +50,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 start() { # index -> pid of the proxy's process group, once it listens
   local port=$((29000 + $1))
   local cmd=${cmds[$1]//\{port\}/$port}
-  WARP_DELAY_SCALE=0 setsid taskset -c 1 bash -c "exec $cmd" >/dev/null 2>&1 &
+  # Output to files, as proxy-bench.sh keeps it: a proxy's per-request log line costs a write
+  # there, and /dev/null would hide it.
+  WARP_DELAY_SCALE=0 setsid taskset -c 1 bash -c "exec $cmd" >$www/proxy.$1.out 2>$www/proxy.$1.err &
   local pid=$!
   for k in $(seq 1 100); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.05; done
   echo $pid
