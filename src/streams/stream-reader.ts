@@ -184,20 +184,14 @@ export class StreamReader {
    *  (of several: the one that ends earliest). LimitOverrunError past the limit (the data stays
    *  buffered), IncompleteReadError at EOF. */
   readUntil(separator: Uint8Array | string | Array<Uint8Array | string> = LF): Future<Buffer> {
-    let seps: Buffer[];
+    const list = Array.isArray(separator) ? separator : [separator];
+    if (list.length === 0) throw new RangeError('separator must contain at least one byte');
+    const seps = new Array<Buffer>(list.length);
     let maxSep = 0;
-    if (Array.isArray(separator)) {
-      if (separator.length === 0) throw new RangeError('separator must contain at least one byte');
-      seps = new Array<Buffer>(separator.length);
-      for (let i = 0; i < separator.length; i++) {
-        const b = separatorBytes(separator[i]!);
-        seps[i] = b;
-        if (b.length > maxSep) maxSep = b.length;
-      }
-    } else {
-      const b = separatorBytes(separator);
-      seps = [b];
-      maxSep = b.length;
+    for (let i = 0; i < list.length; i++) {
+      const b = separatorBytes(list[i]!);
+      seps[i] = b;
+      if (b.length > maxSep) maxSep = b.length;
     }
     this.#checkFree();
     this.#seps = seps;
