@@ -360,6 +360,61 @@ test('the greenlet model serves the same answers, sharing the counters', async (
   });
 });
 
+/** A port whose connects hang: a child process listens with a backlog of 1 and is stopped
+ *  (SIGSTOP) before it can accept, so Linux completes two handshakes into its queue (made here)
+ *  and drops the SYNs of every later connect. */
+async function hangingPort(): Promise<{ port: number; end: () => void }> {
+  const child = spawn(process.execPath, ['-e', `require('node:net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, function () { console.log(this.address().port); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('error', reject);
+  });
+  child.kill('SIGSTOP');
+  const fillers = await Promise.all([0, 1].map(() => new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  })));
+  return {
+    port,
+    end: () => {
+      for (const s of fillers) s.destroy();
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+// Serial: it counts the process's TCP handles, which the file's concurrent tests would change.
+test.serial('504 when connecting upstream times out, both models; the pending connect is dropped', async (t) => {
+  const hang = await hangingPort();
+  try {
+    await withProxy(t, { connectTimeout: 0.3 }, function* ({ port, stats, logs }) {
+      const gserver = greenletServer('127.0.0.1', 0, options(logs, { connectTimeout: 0.3 }), stats);
+      yield* gserver.start();
+      const request = `GET http://127.0.0.1:${hang.port}/ HTTP/1.1\r\nHost: 127.0.0.1:${hang.port}\r\n\r\n`;
+      const loop = getRunningLoop();
+      const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+      const before = tcpHandles();
+      for (const p of [port, gserver.address!.port]) {
+        const t0 = loop.time();
+        const [r, w] = yield* openConnection('127.0.0.1', p);
+        w.write(request);
+        const reply = (yield* r.read()).toString('latin1');
+        w.close();
+        yield* w.waitClosed();
+        t.regex(reply, new RegExp(`^HTTP/1\\.1 504 .*connecting to 127\\.0\\.0\\.1:${hang.port} timed out after 0\\.3 s`, 's'));
+        t.true(loop.time() - t0 >= 0.3);
+      }
+      yield* waitFor(clientsDone(stats), 10);
+      t.is(stats.active, 0);
+      t.is(stats.failed, 2);
+      t.is(tcpHandles(), before); // the connects left hanging were closed, with the clients' sockets
+      gserver.close();
+    });
+  } finally {
+    hang.end();
+  }
+});
+
 test('a relay that moves no byte either way for idleTimeout is ended: a stalled answer, an idle tunnel (both models)', async (t) => {
   await withProxy(t, { idleTimeout: 0.3 }, function* ({ port, stats, logs }) {
     const gserver = greenletServer('127.0.0.1', 0, options(logs, { idleTimeout: 0.3 }), stats);
