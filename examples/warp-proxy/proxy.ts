@@ -73,16 +73,19 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
     ownCancel = true;
     me.cancel(why);
   };
-  const idle = me !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => cancelOwn('relay idle')) : null;
+  // One watch times every phase: the head, the connect, the first answer byte, then the relay's
+  // idleness (it cancels the task; the phase that was waiting turns that into its answer).
+  const idle = me !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => cancelOwn('timed out')) : null;
   const onClientFailed = (read: Future<Buffer>): void => {
     if (!read.cancelled() && read.exception() !== null) cancelOwn('client connection failed');
   };
   const onRelayFailed = (): void => cancelOwn('body relay failed');
   try {
-    const lines = yield* readHead(reader, MAX_HEAD_BYTES, opts.idleTimeout);
+    idle?.limit(opts.idleTimeout);
+    const lines = yield* readHead(reader, MAX_HEAD_BYTES, idle === null ? opts.idleTimeout : null);
     if (lines === null || lines.length - 1 < opts.minHeaders) return; // WARP: silent close
     const head = parseHead(lines);
-    const connect = (to: Authority): Coroutine<[StreamReader, StreamWriter]> => connectUpstream(to, opts.connectTimeout);
+    const connect = (to: Authority): Coroutine<[StreamReader, StreamWriter]> => connectUpstream(to, opts.connectTimeout, idle);
     if (head.method === 'CONNECT') {
       const target = parseAuthority(head.target, 443);
       opts.log(`BYPASSING <CONNECT ${head.target}> (SSL connection)`);
@@ -100,14 +103,18 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
       firstBody.addDoneCallback(onClientFailed);
       const [ur, uw] = yield* connect(rw.upstream);
       upstream = uw;
+      idle?.pause(); // WARP's pauses are not bounded (drain() on a reading upstream is)
       yield* sendHead(uw, head, rw, opts.delayScale, opts.random ?? Math.random);
       const body = onFirstData(firstBody, (first) => endsAtOnce(first, () => endWrite(uw), idle) ? null : relayTask(pipe(reader, uw, first, idle), onRelayFailed));
       try {
         let first: Buffer;
         try {
-          first = yield* waitFor(ur.read(CHUNK), opts.idleTimeout);
+          idle?.limit(opts.idleTimeout);
+          first = yield* (idle === null ? waitFor(ur.read(CHUNK), opts.idleTimeout) : ur.read(CHUNK));
         } catch (error) {
-          if (error instanceof TimeoutError) throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
+          if (error instanceof TimeoutError || (error instanceof CancelledError && idle?.fired === true)) {
+            throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
+          }
           throw error;
         }
         answered = first.length > 0;
@@ -165,12 +172,18 @@ function* settle(task: Task<unknown>): Coroutine<void> {
   }
 }
 
-function* connectUpstream(to: Authority, timeoutSeconds: number): Coroutine<[StreamReader, StreamWriter]> {
+/** Connects within timeoutSeconds: timed by `watch` (its firing cancels the task) or, without
+ *  one, by waitFor. */
+function* connectUpstream(to: Authority, timeoutSeconds: number, watch: IdleWatch | null): Coroutine<[StreamReader, StreamWriter]> {
   try {
-    return yield* waitFor(openConnection(to.host, to.port), timeoutSeconds);
+    if (watch === null) return yield* waitFor(openConnection(to.host, to.port), timeoutSeconds);
+    watch.limit(timeoutSeconds);
+    return yield* openConnection(to.host, to.port);
   } catch (error) {
+    if (error instanceof TimeoutError || (error instanceof CancelledError && watch?.fired === true)) {
+      throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${timeoutSeconds} s`);
+    }
     if (error instanceof CancelledError) throw error;
-    if (error instanceof TimeoutError) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${timeoutSeconds} s`);
     throw new HttpError(502, `cannot reach ${to.host}:${to.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }

@@ -92,12 +92,17 @@ class OnFirstData implements Relay {
 /** Ends a relay that moves no byte either way for `seconds` (WARP.md §7: a silent origin, or a
  *  tunnel nobody uses, held its task and both sockets forever). touch() per chunk is one clock
  *  read; the timer is armed once per idle period and re-armed lazily when it finds activity,
- *  not reset per chunk. */
+ *  not reset per chunk. Before the relay, limit() gives each phase of a request (its head, the
+ *  connect, the first answer byte) a fixed deadline on the same timer, so a request arms one or
+ *  two timers, not one per phase: a later deadline keeps the armed timer, which re-checks when
+ *  it fires. */
 export class IdleWatch {
   readonly #loop: EventLoop;
   readonly #seconds: number;
   readonly #onIdle: () => void;
   #at = 0;
+  /** The current phase's deadline (loop time; Infinity: none); -1 under the idle rule. */
+  #limit = -1;
   #timer: TimerHandle | null = null;
   /** True once onIdle was called. */
   fired = false;
@@ -108,10 +113,22 @@ export class IdleWatch {
     this.#onIdle = onIdle;
   }
 
-  /** Starts watching (the relay begins now). */
+  /** The current phase must end within `seconds` (onIdle otherwise). */
+  limit(seconds: number): void {
+    this.#limit = this.#loop.time() + seconds;
+    this.#arm(this.#limit);
+  }
+
+  /** No deadline until the next limit() or start(). */
+  pause(): void {
+    this.#limit = Infinity;
+  }
+
+  /** Starts watching for idleness (the relay begins now). */
   start(): void {
+    this.#limit = -1;
     this.touch();
-    this.#timer ??= this.#loop.callLater(this.#seconds, this.#check);
+    this.#arm(this.#at + this.#seconds);
   }
 
   touch(): void {
@@ -123,13 +140,22 @@ export class IdleWatch {
     this.#timer = null;
   }
 
+  #arm(when: number): void {
+    const timer = this.#timer;
+    if (timer !== null) {
+      if (timer.when() <= when) return; // it fires first and looks again
+      timer.cancel();
+    }
+    this.#timer = this.#loop.callAt(when, this.#check);
+  }
+
   readonly #check = (): void => {
-    const quiet = this.#loop.time() - this.#at;
-    if (quiet < this.#seconds) {
-      this.#timer = this.#loop.callLater(this.#seconds - quiet, this.#check);
+    this.#timer = null;
+    const due = this.#limit >= 0 ? this.#limit : this.#at + this.#seconds;
+    if (this.#loop.time() < due) {
+      if (due !== Infinity) this.#timer = this.#loop.callAt(due, this.#check);
       return;
     }
-    this.#timer = null;
     this.fired = true;
     this.#onIdle();
   };
