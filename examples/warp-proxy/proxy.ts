@@ -112,9 +112,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
           idle?.limit(opts.idleTimeout);
           first = yield* (idle === null ? waitFor(ur.read(CHUNK), opts.idleTimeout) : ur.read(CHUNK));
         } catch (error) {
-          if (error instanceof TimeoutError || (error instanceof CancelledError && idle?.fired === true)) {
-            throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
-          }
+          if (timedOut(error, idle)) throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
           throw error;
         }
         answered = first.length > 0;
@@ -172,6 +170,12 @@ function* settle(task: Task<unknown>): Coroutine<void> {
   }
 }
 
+/** A phase's wait ended by its deadline: waitFor's TimeoutError, or the cancel of the request's
+ *  watch. */
+function timedOut(error: unknown, watch: IdleWatch | null): boolean {
+  return error instanceof TimeoutError || (error instanceof CancelledError && watch !== null && watch.fired);
+}
+
 /** Connects within timeoutSeconds: timed by `watch` (its firing cancels the task) or, without
  *  one, by waitFor. */
 function* connectUpstream(to: Authority, timeoutSeconds: number, watch: IdleWatch | null): Coroutine<[StreamReader, StreamWriter]> {
@@ -180,9 +184,7 @@ function* connectUpstream(to: Authority, timeoutSeconds: number, watch: IdleWatc
     watch.limit(timeoutSeconds);
     return yield* openConnection(to.host, to.port);
   } catch (error) {
-    if (error instanceof TimeoutError || (error instanceof CancelledError && watch?.fired === true)) {
-      throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${timeoutSeconds} s`);
-    }
+    if (timedOut(error, watch)) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${timeoutSeconds} s`);
     if (error instanceof CancelledError) throw error;
     throw new HttpError(502, `cannot reach ${to.host}:${to.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
