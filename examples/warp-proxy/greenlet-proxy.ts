@@ -1,8 +1,8 @@
 // The WARP proxy in the greenlet style: gevent-shaped code on the same loop as proxy.ts.
 //
-// StreamServer spawns one greenlet per client with a GreenSocket; the head read and the
-// upstream's first byte are bounded by gevent Timeouts raised inside the greenlet, and a relay
-// idle for as long is ended by one raised through kill() (relay.ts, IdleWatch); the upstream
+// StreamServer spawns one greenlet per client with a GreenSocket; the head read, the connect,
+// the upstream's first byte and then the relay's idleness are timed by one watch (relay.ts,
+// IdleWatch) whose expiry raises a gevent Timeout inside the greenlet through kill(); the upstream
 // is a GreenSocket from createConnection(); the two relay directions are greenlets joined with
 // joinall (a request's body relay is spawned when the client sends a byte after its head).
 // Parsing, the wire format (sendHead) and the counters are shared with proxy.ts, so
@@ -39,16 +39,27 @@ class GreenletRelay implements Relay {
   }
 }
 
-function* connect(to: Authority, seconds: number): Coroutine<GreenSocket> {
+/** Connects within `seconds`: timed by `watch` (it raises a Timeout in this greenlet) or,
+ *  without one, by createConnection's own timeout. */
+function* connect(to: Authority, seconds: number, watch: IdleWatch | null): Coroutine<GreenSocket> {
   try {
-    const socket = yield* createConnection([to.host, to.port], seconds);
-    socket.settimeout(null); // the connect timeout only: the relays' limit is the IdleWatch
-    return socket;
+    if (watch === null) {
+      const socket = yield* createConnection([to.host, to.port], seconds);
+      socket.settimeout(null); // the connect timeout only
+      return socket;
+    }
+    watch.limit(seconds);
+    return yield* createConnection([to.host, to.port]);
   } catch (error) {
-    if (error instanceof TimeoutError) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${seconds} s`);
-    if (error instanceof CancelledError) throw error;
+    if (error instanceof TimeoutError || expired(error, watch)) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${seconds} s`);
+    if (error instanceof CancelledError || error instanceof Timeout) throw error;
     throw new HttpError(502, `cannot reach ${to.host}:${to.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+}
+
+/** The Timeout raised by the request's watch (a phase's deadline, or the relay's idleness). */
+function expired(error: unknown, watch: IdleWatch | null): boolean {
+  return error instanceof Timeout && watch !== null && watch.fired;
 }
 
 /** The StreamServer handler: one greenlet per client. */
@@ -64,30 +75,26 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
     const place = me === null ? -1 : stats.tasks.enter(me);
     let upstream: GreenSocket | null = null;
     let answered = false;
-    // As proxy.ts: once the answer flows, no byte either way for idleTimeout ends the relay;
-    // gevent-style, by raising an error inside this greenlet at its current wait.
+    // As proxy.ts, one watch times every phase (the head, the connect, the first answer byte,
+    // then the relay's idleness) on one timer; gevent-style, its expiry raises a Timeout inside
+    // this greenlet at its current wait (kill), which the waiting phase turns into its answer.
     const self = getcurrent();
     const idle = self !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => { void self.kill(new Timeout(opts.idleTimeout), { block: false }); }) : null;
-    // One Timeout bounds the head, then (restarted, as gevent allows) the first answer byte:
-    // a Timeout is an Error, which V8 makes in about 0.8 us even with no stack (docs/gevent.md).
-    const limit = new Timeout(opts.idleTimeout);
     try {
       let lines: string[] | null;
-      limit.start();
+      idle?.limit(opts.idleTimeout);
       try {
         lines = yield* readHead(client.reader);
       } catch (error) {
-        if (error === limit) return; // the client never finished its head
+        if (expired(error, idle)) return; // the client never finished its head
         throw error;
-      } finally {
-        limit.cancel();
       }
       if (lines === null || lines.length - 1 < opts.minHeaders) return;
       const head = parseHead(lines);
       if (head.method === 'CONNECT') {
         const target = parseAuthority(head.target, 443);
         opts.log(`BYPASSING <CONNECT ${head.target}> (SSL connection)`);
-        upstream = yield* connect(target, opts.connectTimeout);
+        upstream = yield* connect(target, opts.connectTimeout, idle);
         yield* client.sendall('HTTP/1.1 200 Connection established\r\n\r\n');
         answered = true;
         idle?.start();
@@ -107,19 +114,18 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
         firstBody.addDoneCallback((read) => {
           if (self !== null && !read.cancelled() && read.exception() !== null) void self.kill(read.exception(), { block: false });
         });
-        const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout));
+        const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout, idle));
+        idle?.pause(); // WARP's pauses are not bounded (as proxy.ts)
         yield* sendHead(up.writer, head, rw, opts.delayScale, opts.random ?? Math.random);
         const body = onFirstData(firstBody, (first) => endsAtOnce(first, () => up.shutdown(), idle) ? null : new GreenletRelay(spawn(relay, client, up, first, idle)));
         try {
           let first: Buffer;
-          limit.start();
+          idle?.limit(opts.idleTimeout);
           try {
             first = yield* up.recv(CHUNK);
           } catch (error) {
-            if (error === limit) throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
+            if (expired(error, idle)) throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
             throw error;
-          } finally {
-            limit.cancel();
           }
           answered = first.length > 0;
           if (first.length > 0) {
