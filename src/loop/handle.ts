@@ -70,14 +70,14 @@ const EMPTY: unknown[] = [];
 export class TimerHandle extends Handle {
   /** @internal deadline in loop seconds */ declare readonly _when: number;
   /** @internal tie-breaker: scheduling order */ declare readonly _seq: number;
-  /** @internal index in the heap, -1 when not in it */ declare _index: number;
+  /** @internal in its loop's timer heap (cancel() tells the loop, which counts dead entries) */ declare _inHeap: boolean;
 
   /** @internal */
   constructor(when: number, seq: number, callback: (...args: any[]) => unknown, args: unknown[], loop: EventLoop) {
     super(callback, args, loop);
     (this as { _when: number })._when = when;
     (this as { _seq: number })._seq = seq;
-    this._index = -1;
+    this._inHeap = false;
   }
 
   /** asyncio: `TimerHandle.when`. The deadline, in loop seconds. */
@@ -88,6 +88,6 @@ export class TimerHandle extends Handle {
   override cancel(): void {
     if (this._cancelled) return;
     super.cancel();
-    if (this._index >= 0) this._loop._timerCancelled();
+    if (this._inHeap) this._loop._timerCancelled();
   }
 }

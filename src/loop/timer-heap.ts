@@ -1,7 +1,11 @@
 // Timer heap.
 //
 // Every TimerHandle sits in one binary min-heap ordered by (when, seq). `seq` is a per-loop
-// counter, so equal deadlines fire in the order they were scheduled.
+// counter, so equal deadlines fire in the order they were scheduled. The keys live beside the
+// handles in two Float64Arrays, so a sift compares numbers read from contiguous memory instead
+// of loading each handle it passes: a server with thousands of sleeping connections keeps
+// thousands of timers, and there the handles' scattered fields made the comparisons a tenth of
+// the proxy's CPU (WARP with its pauses on, 2000 connections, ~12 000 pending timers).
 //
 // cancel() only marks a handle, because removing from the middle of a heap needs its index
 // kept current on every swap, and most timers (timeouts that did not fire) are cancelled. Marked
@@ -15,12 +19,11 @@ import type { TimerHandle } from './handle.js';
 
 const COMPACT_MIN = 100;
 
-function less(a: TimerHandle, b: TimerHandle): boolean {
-  return a._when < b._when || (a._when === b._when && a._seq < b._seq);
-}
-
 export class TimerHeap {
   #items: TimerHandle[] = [];
+  /** #items[i]'s deadline and sequence number. */
+  #when = new Float64Array(64);
+  #seq = new Float64Array(64);
   /** Cancelled handles still in #items. */
   #dead = 0;
 
@@ -36,17 +39,23 @@ export class TimerHeap {
   push(h: TimerHandle): void {
     const items = this.#items;
     let i = items.length;
+    if (i === this.#when.length) this.#grow();
+    const when = this.#when, seq = this.#seq;
+    const w = h._when, s = h._seq;
     items.push(h);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const p = items[parent]!;
-      if (!less(h, p)) break;
-      items[i] = p;
-      p._index = i;
+      const pw = when[parent]!;
+      if (w > pw || (w === pw && s > seq[parent]!)) break;
+      items[i] = items[parent]!;
+      when[i] = pw;
+      seq[i] = seq[parent]!;
       i = parent;
     }
     items[i] = h;
-    h._index = i;
+    when[i] = w;
+    seq[i] = s;
+    h._inHeap = true;
   }
 
   /** The earliest live timer, after dropping dead ones from the top. */
@@ -73,48 +82,68 @@ export class TimerHeap {
   }
 
   clear(): void {
-    for (const h of this.#items) h._index = -1;
+    for (const h of this.#items) h._inHeap = false;
     this.#items = [];
     this.#dead = 0;
   }
 
-  #popTop(): void {
-    const items = this.#items;
-    const top = items[0]!;
-    top._index = -1;
-    const last = items.pop()!;
-    if (items.length > 0) {
-      items[0] = last;
-      this.#siftDown(0);
-    }
+  #grow(): void {
+    const when = new Float64Array(this.#when.length * 2);
+    const seq = new Float64Array(when.length);
+    when.set(this.#when);
+    seq.set(this.#seq);
+    this.#when = when;
+    this.#seq = seq;
   }
 
-  #siftDown(i: number): void {
+  #popTop(): void {
     const items = this.#items;
+    items[0]!._inHeap = false;
+    const last = items.pop()!;
     const n = items.length;
-    const h = items[i]!;
+    if (n > 0) this.#siftDown(0, last, this.#when[n]!, this.#seq[n]!);
+  }
+
+  /** Places `h` (deadline w, sequence s) at hole `i` or below it. */
+  #siftDown(i: number, h: TimerHandle, w: number, s: number): void {
+    const items = this.#items, when = this.#when, seq = this.#seq;
+    const n = items.length;
     for (;;) {
       let child = 2 * i + 1;
       if (child >= n) break;
-      if (child + 1 < n && less(items[child + 1]!, items[child]!)) child++;
-      const c = items[child]!;
-      if (!less(c, h)) break;
-      items[i] = c;
-      c._index = i;
+      let cw = when[child]!;
+      const right = child + 1;
+      if (right < n) {
+        const rw = when[right]!;
+        if (rw < cw || (rw === cw && seq[right]! < seq[child]!)) {
+          child = right;
+          cw = rw;
+        }
+      }
+      if (w < cw || (w === cw && s < seq[child]!)) break;
+      items[i] = items[child]!;
+      when[i] = cw;
+      seq[i] = seq[child]!;
       i = child;
     }
     items[i] = h;
-    h._index = i;
+    when[i] = w;
+    seq[i] = s;
   }
 
   #compact(): void {
     const kept: TimerHandle[] = [];
     for (const h of this.#items) {
-      if (h._cancelled) h._index = -1;
+      if (h._cancelled) h._inHeap = false;
       else kept.push(h);
     }
     this.#items = kept;
     this.#dead = 0;
-    for (let i = kept.length >> 1; i >= 0; i--) if (i < kept.length) this.#siftDown(i);
+    const when = this.#when, seq = this.#seq;
+    for (let i = 0; i < kept.length; i++) {
+      when[i] = kept[i]!._when;
+      seq[i] = kept[i]!._seq;
+    }
+    for (let i = (kept.length >> 1) - 1; i >= 0; i--) this.#siftDown(i, kept[i]!, when[i]!, seq[i]!);
   }
 }

@@ -51,6 +51,32 @@ test('timers fire by deadline, ties in scheduling order, on the virtual clock', 
   t.deepEqual(order, [['zero', 0], ['first', 1], ['second', 1], ['late', 2]]);
 });
 
+test('thousands of timers, many cancelled, fire in (deadline, scheduling) order and the cancelled never do', async (t) => {
+  // Enough timers to grow the heap's key arrays several times, cancellations past half of them
+  // to rebuild it, deadlines drawn from a few values so ties are common: the firing order must
+  // be the sorted order of the live ones, ties in scheduling order.
+  let seed = 12345;
+  const random = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const fired: number[] = [];
+  const expected: Array<[number, number]> = [];
+  await runVirtual(t, function* ({ loop }) {
+    const handles = [];
+    for (let i = 0; i < 5000; i++) {
+      const delay = (1 + Math.floor(random() * 50)) / 10;
+      handles.push({ i, delay, h: loop.callLater(delay, (k: number) => fired.push(k), i) });
+      if (i % 1000 === 999) yield* sleep(0); // some pushes while others are already due
+    }
+    for (const x of handles) {
+      if (random() < 0.6) x.h.cancel();
+      else expected.push([x.delay, x.i]);
+    }
+    t.is(loop.scheduledTimers(), expected.length);
+    yield* sleep(10);
+  });
+  expected.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  t.deepEqual(fired, expected.map(([, i]) => i));
+});
+
 test('nothing due fires before clock.advance() moves time (manual virtual clock)', async (t) => {
   const { loop, clock } = makeLoop({ autoJump: false });
   const fired: number[] = [];
