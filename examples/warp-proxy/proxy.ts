@@ -217,7 +217,10 @@ export function* sendHead(to: HeadSink, head: RequestHead, rw: Rewritten, scale:
   const pieces = hostPieces(rw.host, (min, max) => min + Math.floor(random() * (max - min)));
   to.write(Buffer.from(requestLine, 'latin1'));
   yield* sleep(0.2 * scale);
-  to.write(Buffer.concat([decoyHeaders(), Buffer.from('Host: ')]));
+  const decoys = Buffer.allocUnsafe(32 * DECOY_LINE + 6); // the decoys and "Host: ", one write
+  decoyHeaders(32, decoys, 0);
+  decoys.write('Host: ', 32 * DECOY_LINE, 'latin1');
+  to.write(decoys);
   for (let i = 0; i < pieces.length; i++) {
     yield* sleep((random() < 0.5 ? 0.2 : 0.3) * scale);
     to.write(Buffer.from(i === pieces.length - 1 ? pieces[i]! + tail : pieces[i]!, 'latin1'));
