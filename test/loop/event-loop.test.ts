@@ -53,8 +53,8 @@ test('timers fire by deadline, ties in scheduling order, on the virtual clock', 
 
 test('thousands of timers, many cancelled, fire in (deadline, scheduling) order and the cancelled never do', async (t) => {
   // Enough timers to grow the heap's key arrays several times, cancellations past half of them
-  // to rebuild it, deadlines drawn from a few values so ties are common: the firing order must
-  // be the sorted order of the live ones, ties in scheduling order.
+  // to rebuild it, deadlines drawn from 50 values so ties are common: the firing order must be
+  // the sorted order of the live ones, ties in scheduling order.
   let seed = 12345;
   const random = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
   const fired: number[] = [];
@@ -64,7 +64,7 @@ test('thousands of timers, many cancelled, fire in (deadline, scheduling) order 
     for (let i = 0; i < 5000; i++) {
       const delay = (1 + Math.floor(random() * 50)) / 10;
       handles.push({ i, delay, h: loop.callLater(delay, (k: number) => fired.push(k), i) });
-      if (i % 1000 === 999) yield* sleep(0); // some pushes while others are already due
+      if (i % 1000 === 999) yield* sleep(0); // the loop runs between batches of pushes
     }
     for (const x of handles) {
       if (random() < 0.6) x.h.cancel();
