@@ -9,7 +9,7 @@
 // `--model both` serves both styles with one connection limit and one set of counters.
 
 import type { AddressInfo } from 'node:net';
-import { CancelledError, TimeoutError, currentTask, type Coroutine, type Future } from 'tulip';
+import { CancelledError, currentTask, type Coroutine, type Future } from 'tulip';
 import { GreenletExit, StreamServer, Timeout, createConnection, getcurrent, joinall, spawn, type GreenSocket, type Greenlet } from 'tulip/greenlet';
 import { HttpError, errorResponse, parseAuthority, parseHead, readHead, rewrite, type Authority } from './http-head.js';
 import { sendHead, type ProxyOptions, type ProxyStats } from './proxy.js';
@@ -39,27 +39,21 @@ class GreenletRelay implements Relay {
   }
 }
 
-/** Connects within `seconds`: timed by `watch` (it raises a Timeout in this greenlet) or,
- *  without one, by createConnection's own timeout. */
-function* connect(to: Authority, seconds: number, watch: IdleWatch | null): Coroutine<GreenSocket> {
+/** Connects within `seconds`, timed by `watch` (it raises a Timeout in this greenlet). */
+function* connect(to: Authority, seconds: number, watch: IdleWatch): Coroutine<GreenSocket> {
   try {
-    if (watch === null) {
-      const socket = yield* createConnection([to.host, to.port], seconds);
-      socket.settimeout(null); // the connect timeout only
-      return socket;
-    }
     watch.limit(seconds);
     return yield* createConnection([to.host, to.port]);
   } catch (error) {
-    if (error instanceof TimeoutError || expired(error, watch)) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${seconds} s`);
+    if (expired(error, watch)) throw new HttpError(504, `connecting to ${to.host}:${to.port} timed out after ${seconds} s`);
     if (error instanceof CancelledError || error instanceof Timeout) throw error;
     throw new HttpError(502, `cannot reach ${to.host}:${to.port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 
 /** The Timeout raised by the request's watch (a phase's deadline, or the relay's idleness). */
-function expired(error: unknown, watch: IdleWatch | null): boolean {
-  return error instanceof Timeout && watch !== null && watch.fired;
+function expired(error: unknown, watch: IdleWatch): boolean {
+  return error instanceof Timeout && watch.fired;
 }
 
 /** The StreamServer handler: one greenlet per client. */
@@ -79,10 +73,10 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
     // then the relay's idleness) on one timer; gevent-style, its expiry raises a Timeout inside
     // this greenlet at its current wait (kill), which the waiting phase turns into its answer.
     const self = getcurrent();
-    const idle = self !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => { void self.kill(new Timeout(opts.idleTimeout), { block: false }); }) : null;
+    const idle = new IdleWatch(opts.idleTimeout, () => { void self?.kill(new Timeout(opts.idleTimeout), { block: false }); });
     try {
       let lines: string[] | null;
-      idle?.limit(opts.idleTimeout);
+      idle.limit(opts.idleTimeout);
       try {
         lines = yield* readHead(client.reader);
       } catch (error) {
@@ -97,7 +91,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
         upstream = yield* connect(target, opts.connectTimeout, idle);
         yield* client.sendall('HTTP/1.1 200 Connection established\r\n\r\n');
         answered = true;
-        idle?.start();
+        idle.start();
         const pipes = [spawn(relay, client, upstream, null, idle), spawn(relay, upstream, client, null, idle)];
         try {
           yield* joinall(pipes);
@@ -115,12 +109,12 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
           if (self !== null && !read.cancelled() && read.exception() !== null) void self.kill(read.exception(), { block: false });
         });
         const up: GreenSocket = (upstream = yield* connect(rw.upstream, opts.connectTimeout, idle));
-        idle?.pause(); // WARP's pauses are not bounded (as proxy.ts)
+        idle.pause(); // WARP's pauses are not bounded (as proxy.ts)
         yield* sendHead(up.writer, head, rw, opts.delayScale, opts.random ?? Math.random);
         const body = onFirstData(firstBody, (first) => endsAtOnce(first, () => up.shutdown(), idle) ? null : new GreenletRelay(spawn(relay, client, up, first, idle)));
         try {
           let first: Buffer;
-          idle?.limit(opts.idleTimeout);
+          idle.limit(opts.idleTimeout);
           try {
             first = yield* up.recv(CHUNK);
           } catch (error) {
@@ -129,7 +123,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
           }
           answered = first.length > 0;
           if (first.length > 0) {
-            idle?.start();
+            idle.start();
             yield* client.sendall(first);
             yield* relay(up, client, null, idle);
           }
@@ -143,7 +137,7 @@ export function greenletHandler(opts: ProxyOptions, stats: ProxyStats) {
       stats.failed++; // an idle relay (idleError) too
       if (error instanceof HttpError && !answered) client.writer.write(errorResponse(error.status, error.message));
     } finally {
-      idle?.stop();
+      idle.stop();
       stats.active--;
       if (place >= 0) stats.tasks.leave(place);
       upstream?.close();

@@ -13,7 +13,7 @@
 // closed.
 
 import {
-  CancelledError, TimeoutError, createTask, currentTask, gather, openConnection, sleep, waitFor,
+  CancelledError, createTask, currentTask, gather, openConnection, sleep,
   type Coroutine, type Future, type StreamReader, type StreamWriter, type Task,
 } from 'tulip';
 import {
@@ -28,7 +28,8 @@ export interface ProxyOptions {
   delayScale: number;
   /** Seconds to connect upstream before 504. */
   connectTimeout: number;
-  /** Seconds for a client to send its head, and for the upstream's first byte (504). */
+  /** Seconds (> 0) for a client to send its head, for the upstream's first byte (504), and
+   *  for a relay that moves no byte either way. */
   idleTimeout: number;
   /** WARP's original rule: close silently unless the head has this many header lines (0: off). */
   minHeaders: number;
@@ -75,14 +76,14 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
   };
   // One watch times every phase: the head, the connect, the first answer byte, then the relay's
   // idleness (it cancels the task; the phase that was waiting turns that into its answer).
-  const idle = me !== null && opts.idleTimeout > 0 ? new IdleWatch(opts.idleTimeout, () => cancelOwn('timed out')) : null;
+  const idle = new IdleWatch(opts.idleTimeout, () => cancelOwn('timed out'));
   const onClientFailed = (read: Future<Buffer>): void => {
     if (!read.cancelled() && read.exception() !== null) cancelOwn('client connection failed');
   };
   const onRelayFailed = (): void => cancelOwn('body relay failed');
   try {
-    idle?.limit(opts.idleTimeout);
-    const lines = yield* readHead(reader, MAX_HEAD_BYTES, idle === null ? opts.idleTimeout : null);
+    idle.limit(opts.idleTimeout);
+    const lines = yield* readHead(reader, MAX_HEAD_BYTES);
     if (lines === null || lines.length - 1 < opts.minHeaders) return; // WARP: silent close
     const head = parseHead(lines);
     const connect = (to: Authority): Coroutine<[StreamReader, StreamWriter]> => connectUpstream(to, opts.connectTimeout, idle);
@@ -93,7 +94,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
       upstream = uw;
       writer.write('HTTP/1.1 200 Connection established\r\n\r\n');
       answered = true;
-      idle?.start();
+      idle.start();
       const results = yield* gather(createTask(pipe(reader, uw, null, idle)), createTask(pipe(ur, writer, null, idle)), { returnExceptions: true });
       for (const r of results as unknown[]) if (r instanceof Error) throw r;
     } else {
@@ -103,21 +104,21 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
       firstBody.addDoneCallback(onClientFailed);
       const [ur, uw] = yield* connect(rw.upstream);
       upstream = uw;
-      idle?.pause(); // WARP's pauses are not bounded (drain() on a reading upstream is)
+      idle.pause(); // WARP's pauses are not bounded (drain() on a reading upstream is)
       yield* sendHead(uw, head, rw, opts.delayScale, opts.random ?? Math.random);
       const body = onFirstData(firstBody, (first) => endsAtOnce(first, () => endWrite(uw), idle) ? null : relayTask(pipe(reader, uw, first, idle), onRelayFailed));
       try {
         let first: Buffer;
         try {
-          idle?.limit(opts.idleTimeout);
-          first = yield* (idle === null ? waitFor(ur.read(CHUNK), opts.idleTimeout) : ur.read(CHUNK));
+          idle.limit(opts.idleTimeout);
+          first = yield* ur.read(CHUNK);
         } catch (error) {
           if (timedOut(error, idle)) throw new HttpError(504, `no answer from ${rw.host} within ${opts.idleTimeout} s`);
           throw error;
         }
         answered = first.length > 0;
         if (first.length > 0) {
-          idle?.start();
+          idle.start();
           writer.write(first);
           yield* writer.drain();
           yield* pipe(ur, writer, null, idle);
@@ -136,7 +137,7 @@ export function* serveClient(reader: StreamReader, writer: StreamWriter, opts: P
     stats.failed++;
     if (error instanceof HttpError && !answered) writer.write(errorResponse(error.status, error.message));
   } finally {
-    idle?.stop();
+    idle.stop();
     stats.active--;
     if (place >= 0) stats.tasks.leave(place);
     upstream?.close();
@@ -170,17 +171,14 @@ function* settle(task: Task<unknown>): Coroutine<void> {
   }
 }
 
-/** A phase's wait ended by its deadline: waitFor's TimeoutError, or the cancel of the request's
- *  watch. */
-function timedOut(error: unknown, watch: IdleWatch | null): boolean {
-  return error instanceof TimeoutError || (error instanceof CancelledError && watch !== null && watch.fired);
+/** A phase's wait ended by its deadline: the cancel of the request's watch. */
+function timedOut(error: unknown, watch: IdleWatch): boolean {
+  return error instanceof CancelledError && watch.fired;
 }
 
-/** Connects within timeoutSeconds: timed by `watch` (its firing cancels the task) or, without
- *  one, by waitFor. */
-function* connectUpstream(to: Authority, timeoutSeconds: number, watch: IdleWatch | null): Coroutine<[StreamReader, StreamWriter]> {
+/** Connects within timeoutSeconds, timed by `watch` (its firing cancels the task). */
+function* connectUpstream(to: Authority, timeoutSeconds: number, watch: IdleWatch): Coroutine<[StreamReader, StreamWriter]> {
   try {
-    if (watch === null) return yield* waitFor(openConnection(to.host, to.port), timeoutSeconds);
     watch.limit(timeoutSeconds);
     return yield* openConnection(to.host, to.port);
   } catch (error) {
