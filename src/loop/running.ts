@@ -15,7 +15,7 @@ import type { EventLoop } from './event-loop.js';
 import type { Task } from '../tasks/task.js';
 import { RuntimeError } from '../tasks/errors.js';
 
-export const current: { loop: EventLoop | null; task: Task<unknown> | null } = { loop: null, task: null };
+export const current: { loop: EventLoop | null; task: Task<unknown> | null; io: boolean } = { loop: null, task: null, io: false };
 
 /** Store of the async-function task whose promise chain is running. */
 export const asyncTaskContext = new AsyncLocalStorage<Task<unknown>>();

@@ -18,6 +18,7 @@ import { tlsModule } from './lazy.js';
 import type { EventLoop, OpenIo } from './event-loop.js';
 import { Transport, checkShutdownTimeout, makeProtocol, type Protocol } from './transport.js';
 import { Roster } from './roster.js';
+import { current } from './running.js';
 import { Future } from '../tasks/future.js';
 import type { CancelReason } from '../tasks/errors.js';
 
@@ -257,7 +258,14 @@ export function createServer(
     if (shutdownTimeout !== undefined) transport._tlsShutdownTimeout = shutdownTimeout;
     server._attach(transport);
   };
-  const onSocket = (socket: net.Socket): void => server._accept(socket);
+  const onSocket = (socket: net.Socket): void => {
+    current.io = true;
+    try {
+      server._accept(socket);
+    } finally {
+      current.io = false;
+    }
+  };
   const netServer = options.ssl
     ? tlsModule().createServer({ ...options.ssl, allowHalfOpen: true, noDelay } as tls.TlsOptions, onSocket)
     : net.createServer({ allowHalfOpen: true, noDelay }, onSocket); // the server sets TCP_NODELAY at accept
@@ -376,25 +384,34 @@ function onConnectError(this: Pending, error: Error): void {
 }
 
 function onConnected(this: Pending): void {
-  const c = this[kConnecting];
+  current.io = true;
+  try {
+    connected(this);
+  } finally {
+    current.io = false;
+  }
+}
+
+function connected(socket: Pending): void {
+  const c = socket[kConnecting];
   if (c === undefined) return;
-  this[kConnecting] = undefined;
+  socket[kConnecting] = undefined;
   c._connectEnded();
-  this.removeListener('error', onConnectError);
+  socket.removeListener('error', onConnectError);
   if (c.done()) { // cancelled while connecting (cancel() destroyed it already)
-    this.destroy();
+    socket.destroy();
     return;
   }
-  if (c._setNoDelay) this.setNoDelay(true); // net.connect takes noDelay, tls.connect ignores it
+  if (c._setNoDelay) socket.setNoDelay(true); // net.connect takes noDelay, tls.connect ignores it
   let protocol: Protocol;
   try {
     protocol = makeProtocol(c.getLoop(), c._factory);
   } catch (error) { // create_connection raises what the factory raised
     c._fail(error);
-    this.destroy();
+    socket.destroy();
     return;
   }
-  const transport = c._transport = new Transport(c.getLoop(), this, protocol);
+  const transport = c._transport = new Transport(c.getLoop(), socket, protocol);
   if (c._shutdownTimeout !== undefined) transport._tlsShutdownTimeout = c._shutdownTimeout;
   c._onAbandon = closeAbandoned;
   c._finish(c._made(transport, protocol));

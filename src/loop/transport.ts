@@ -62,10 +62,25 @@ export function makeProtocol<P>(loop: EventLoop, factory: () => P): P {
 const kTransport = Symbol('tulip.transport');
 type Owned = net.Socket & { [kTransport]?: Transport | null };
 
-function onData(this: Owned, data: Buffer): void { this[kTransport]?._data(data); }
-function onEnd(this: Owned): void { this[kTransport]?._end(); }
+function onData(this: Owned, data: Buffer): void { socketEvent(this, DATA, data); }
+function onEnd(this: Owned): void { socketEvent(this, END, null); }
 function onError(this: Owned, error: Error): void { this[kTransport]?._error(error); }
-function onClose(this: Owned): void { this[kTransport]?._close(); }
+function onClose(this: Owned): void { socketEvent(this, CLOSE, null); }
+const DATA = 0, END = 1, CLOSE = 2;
+/** A socket event for its transport, with `current.io` set: a loop it wakes drives at Node's
+ *  check phase, once for the whole poll phase (event-loop.ts). */
+function socketEvent(socket: Owned, kind: number, data: Buffer | null): void {
+  const t = socket[kTransport];
+  if (t == null) return;
+  current.io = true;
+  try {
+    if (kind === DATA) t._data(data!);
+    else if (kind === END) t._end();
+    else t._close();
+  } finally {
+    current.io = false;
+  }
+}
 function onDrain(this: Owned): void { this[kTransport]?._drain(); }
 function madeOf(t: Transport): void { t._made(); }
 function loseOf(t: Transport): void { t._lose(); }
@@ -85,18 +100,20 @@ function destroyOnFinish(this: net.Socket): void {
 
 // Write coalescing in read bursts. libuv reads a socket 64 KiB at a time and, after a full
 // read, reads again at once: more data is coming in this same event-loop turn. From a full read
-// until Node's check phase (one setImmediate), writes cork their socket, and the check phase
-// uncorks them all, so a 100 KiB message relayed or echoed leaves in one writev instead of a
+// until Node's check phase (one setImmediate, queued after the loop's drive, which runs there
+// too: see event-loop.ts), writes cork their socket, and the check phase uncorks them all, so a 100 KiB message relayed or echoed leaves in one writev instead of a
 // write per read (uvloop holds every write until its check handle; doing that for small
 // messages too cost a setImmediate per turn and was slower at 10 KiB). Otherwise a write goes
 // to the socket at once.
 const READ_SIZE = 64 * 1024;
 let burst = false;
+let burstEnding = false;
 let flushQueue: Transport[] = [];
 let flushSpare: Transport[] = [];
 
 function endBurst(): void {
   burst = false;
+  burstEnding = false;
   const queue = flushQueue;
   flushQueue = flushSpare;
   flushSpare = queue;
@@ -199,10 +216,7 @@ export class Transport {
 
   /** @internal */
   _data(data: Buffer): void {
-    if (data.length === READ_SIZE && !burst) {
-      burst = true;
-      setImmediate(endBurst);
-    }
+    if (data.length === READ_SIZE && !burst) burst = true;
     const prev = current.loop;
     current.loop = this.#loop;
     try {
@@ -212,6 +226,11 @@ export class Transport {
       this.abort();
     } finally {
       current.loop = prev;
+    }
+    // After dataReceived: a drive it scheduled at the check phase comes first, writes corked.
+    if (burst && !burstEnding) {
+      burstEnding = true;
+      setImmediate(endBurst);
     }
   }
 

@@ -57,6 +57,10 @@ test('parseHead refuses malformed request lines and headers with 400', (t) => {
   bad([]);
   bad(['GET /']);
   bad(['GET / HTTX/1.1']);
+  bad(['GET / HTTP/1.1 extra']); // exactly two spaces (RFC 9112 §3)
+  bad(['GET  / HTTP/1.1']);
+  bad([' GET / HTTP/1.1']);
+  bad(['GET / HTTP/1.10']);
   bad(['G(T / HTTP/1.1']);
   bad(['GET / HTTP/1.1', 'no colon here']);
   bad(['GET / HTTP/1.1', 'Bad Name: x']);
@@ -79,7 +83,8 @@ test('parseAuthority: default ports, IPv6 literals, bad ports', (t) => {
   t.deepEqual(parseAuthority('a.example:8080', 80), { host: 'a.example', port: 8080 });
   t.deepEqual(parseAuthority('[::1]:8443', 443), { host: '::1', port: 8443 });
   t.deepEqual(parseAuthority('[::1]', 443), { host: '::1', port: 443 });
-  for (const v of ['a:0', 'a:65536', 'a:x', '[::1', '[::1]x', '', 'a b:1', ':80']) {
+  t.deepEqual(parseAuthority('a.example:00080', 80), { host: 'a.example', port: 80 });
+  for (const v of ['a:0', 'a:65536', 'a:x', '[::1', '[::1]x', '', 'a b:1', ':80', 'a:', 'a:123456', 'a:-1', 'a\tb:1', 'a/b', 'a?b', 'a#b', 'u@a', 'a\u00a0b']) {
     t.throws(() => parseAuthority(v, 80), { instanceOf: HttpError }, v);
   }
 });
