@@ -66,8 +66,9 @@ function onData(this: Owned, data: Buffer): void { socketEvent(this, DATA, data)
 function onEnd(this: Owned): void { socketEvent(this, END, null); }
 function onError(this: Owned, error: Error): void { this[kTransport]?._error(error); }
 function onClose(this: Owned): void { socketEvent(this, CLOSE, null); }
-const DATA = 0, END = 1, CLOSE = 2;
-/** A socket event for its transport, with `current.io` set: a loop it wakes drives at Node's
+const DATA = 0, END = 1, CLOSE = 2, DRAIN = 3;
+/** A socket event for its transport (its 'error' only records the error, which 'close' then
+ *  reports), with `current.io` set: a loop it wakes drives at Node's
  *  check phase, once for the whole poll phase (event-loop.ts). */
 function socketEvent(socket: Owned, kind: number, data: Buffer | null): void {
   const t = socket[kTransport];
@@ -76,12 +77,13 @@ function socketEvent(socket: Owned, kind: number, data: Buffer | null): void {
   try {
     if (kind === DATA) t._data(data!);
     else if (kind === END) t._end();
-    else t._close();
+    else if (kind === CLOSE) t._close();
+    else t._drain();
   } finally {
     current.io = false;
   }
 }
-function onDrain(this: Owned): void { this[kTransport]?._drain(); }
+function onDrain(this: Owned): void { socketEvent(this, DRAIN, null); }
 function madeOf(t: Transport): void { t._made(); }
 function loseOf(t: Transport): void { t._lose(); }
 function resumeOf(p: Protocol): void { p.resumeWriting(); }
