@@ -254,6 +254,33 @@ test('TCP round trip: server coroutine per client, readLine, writeEof half-close
   t.deepEqual(got, ['ONE\n', 'TWO\n', 'bye\n']);
 });
 
+test("a task woken by a socket event runs at Node's check phase: after the event's microtasks, before later immediates", async (t) => {
+  // asyncio runs its ready queue once after select(): Tulip drives once after the poll phase.
+  const order = await runReal(t, function* (): Coroutine<string[]> {
+    const order: string[] = [];
+    const loop = getRunningLoop();
+    const got = loop.createFuture<string>();
+    class Marker extends Protocol {
+      override dataReceived(data: Buffer): void {
+        got.setResult(data.toString()); // wakes the waiting task
+        void Promise.resolve().then(() => order.push('microtask'));
+        setImmediate(() => order.push('immediate'));
+      }
+    }
+    const server = yield* loop.createServer(() => new Marker(), '127.0.0.1', 0);
+    const client = net.connect(server.sockets[0]!.port, '127.0.0.1', () => client.write('x'));
+    order.push(`task ${yield* got}`);
+    const done = loop.createFuture<void>();
+    setImmediate(() => done.setResult()); // after the 'immediate' above
+    yield* done;
+    client.destroy();
+    server.close();
+    yield* server.waitClosed();
+    return order;
+  });
+  t.deepEqual(order, ['microtask', 'task x', 'immediate']);
+});
+
 test('close() after the peer EOF: at once when nothing is buffered, after the flush otherwise', async (t) => {
   // asyncio closes the socket without shutdown() when its buffer is empty; a buffered tail
   // (4 MiB to a reader that is not reading yet) must still arrive whole before the close.
