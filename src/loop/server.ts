@@ -259,11 +259,12 @@ export function createServer(
     server._attach(transport);
   };
   const onSocket = (socket: net.Socket): void => {
-    current.io = true;
+    const prev = current.io;
+    current.io = true; // a socket event: see event-loop.ts
     try {
       server._accept(socket);
     } finally {
-      current.io = false;
+      current.io = prev;
     }
   };
   const netServer = options.ssl
@@ -384,11 +385,12 @@ function onConnectError(this: Pending, error: Error): void {
 }
 
 function onConnected(this: Pending): void {
-  current.io = true;
+  const prev = current.io;
+  current.io = true; // a socket event: see event-loop.ts
   try {
     connected(this);
   } finally {
-    current.io = false;
+    current.io = prev;
   }
 }
 

@@ -67,12 +67,13 @@ function onEnd(this: Owned): void { socketEvent(this, END, null); }
 function onError(this: Owned, error: Error): void { this[kTransport]?._error(error); }
 function onClose(this: Owned): void { socketEvent(this, CLOSE, null); }
 const DATA = 0, END = 1, CLOSE = 2, DRAIN = 3;
-/** A socket event for its transport (its 'error' only records the error, which 'close' then
- *  reports), with `current.io` set: a loop it wakes drives at Node's
- *  check phase, once for the whole poll phase (event-loop.ts). */
+/** A socket event for its transport, with `current.io` set: a loop it wakes drives at Node's
+ *  check phase, once for the whole poll phase (event-loop.ts). ('error' only records the error,
+ *  which 'close' then reports.) */
 function socketEvent(socket: Owned, kind: number, data: Buffer | null): void {
   const t = socket[kTransport];
   if (t == null) return;
+  const prev = current.io;
   current.io = true;
   try {
     if (kind === DATA) t._data(data!);
@@ -80,7 +81,7 @@ function socketEvent(socket: Owned, kind: number, data: Buffer | null): void {
     else if (kind === CLOSE) t._close();
     else t._drain();
   } finally {
-    current.io = false;
+    current.io = prev;
   }
 }
 function onDrain(this: Owned): void { socketEvent(this, DRAIN, null); }
@@ -103,19 +104,17 @@ function destroyOnFinish(this: net.Socket): void {
 // Write coalescing in read bursts. libuv reads a socket 64 KiB at a time and, after a full
 // read, reads again at once: more data is coming in this same event-loop turn. From a full read
 // until Node's check phase (one setImmediate, queued after the loop's drive, which runs there
-// too: see event-loop.ts), writes cork their socket, and the check phase uncorks them all, so a 100 KiB message relayed or echoed leaves in one writev instead of a
-// write per read (uvloop holds every write until its check handle; doing that for small
+// too: see event-loop.ts), writes cork their socket, and the check phase uncorks them all, so a
+// 100 KiB message relayed or echoed leaves in one writev instead of a write per read (uvloop holds every write until its check handle; doing that for small
 // messages too cost a setImmediate per turn and was slower at 10 KiB). Otherwise a write goes
 // to the socket at once.
 const READ_SIZE = 64 * 1024;
 let burst = false;
-let burstEnding = false;
 let flushQueue: Transport[] = [];
 let flushSpare: Transport[] = [];
 
 function endBurst(): void {
   burst = false;
-  burstEnding = false;
   const queue = flushQueue;
   flushQueue = flushSpare;
   flushSpare = queue;
@@ -218,7 +217,8 @@ export class Transport {
 
   /** @internal */
   _data(data: Buffer): void {
-    if (data.length === READ_SIZE && !burst) burst = true;
+    const startsBurst = data.length === READ_SIZE && !burst;
+    if (startsBurst) burst = true;
     const prev = current.loop;
     current.loop = this.#loop;
     try {
@@ -229,11 +229,9 @@ export class Transport {
     } finally {
       current.loop = prev;
     }
-    // After dataReceived: a drive it scheduled at the check phase comes first, writes corked.
-    if (burst && !burstEnding) {
-      burstEnding = true;
-      setImmediate(endBurst);
-    }
+    // Queued after dataReceived, so a drive it scheduled at the check phase runs first, its
+    // writes corked.
+    if (startsBurst) setImmediate(endBurst);
   }
 
   /** @internal */
