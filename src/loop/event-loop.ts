@@ -7,12 +7,13 @@
 // BUDGET_MS the drive yields to Node's I/O with setImmediate, so a task looping on `yield;`
 // cannot starve sockets or timers.
 //
-// Where a drive starts: a wake from a socket event (data, EOF, close, an accepted or completed
-// connection: `current.io` is set around those callbacks) drives at Node's check phase, once
-// after all the events of that poll phase, as asyncio runs its ready queue after select(); any
-// other wake (a promise job, a Node timer, code outside the loop) drives in a microtask at once.
-// Under load a Node turn brings the events of several connections: a microtask drive per event
-// cost the WARP proxy 7 drives a request; one per turn made it 6-13% faster.
+// Where a drive starts: a wake from a socket event (data, EOF, drain, close, an accepted or
+// completed connection: `current.io` is set around those callbacks) drives at Node's check
+// phase, once after all the events of that poll phase, as asyncio runs its ready queue after
+// select(); any other wake (a promise job, a Node timer, code outside the loop) drives in a
+// microtask at once. Under load a Node turn brings the events of several connections: a
+// microtask drive per event cost the WARP proxy 7 drives a request; one per turn serves 1.13x
+// the requests a second (side by side at 1k/50, 1.07-1.17 a round; bench/RESULTS.md).
 //
 // Async-function tasks resume in promise jobs, which run only after the current JavaScript
 // stack unwinds. To keep the scheduling order a contract (API.md §2), whenever a ready
