@@ -84,9 +84,9 @@ async function capture(blockedMs) {
     await post('Debugger.resume').catch(() => {});
     await post('Debugger.disable').catch(() => {});
   }
-  Atomics.add(beat, 1, 1);
   if (stderr) writeSync(2, 'tulip watchdog: main thread blocked for ' + report.blockedFor.toFixed(3) + ' s' +
     (report.culprit ? ' in ' + report.culprit : '') + '\\n    at ' + report.stack.slice(0, 12).join('\\n    at ') + '\\n');
+  Atomics.add(beat, 1, 1); // counted once written: a program that spins until captures moves sees the report out
   return report;
 }
 let captures = [], nextAt = thresholdMs, capturing = false;
@@ -155,7 +155,8 @@ export class Watchdog {
     this.#interval.unref();
   }
 
-  /** Stacks captured so far (readable even from inside the stall). */
+  /** Stacks captured (and written to stderr, when it is on) so far; readable even from inside
+   *  the stall. */
   get captures(): number {
     return Atomics.load(this.#beat, 1);
   }
