@@ -139,16 +139,23 @@ export function parseAuthority(value: string, defaultPort: number): Authority {
   if (host === '' || !isHostText(host)) throw new HttpError(400, `malformed host: ${JSON.stringify(value)}`);
   let port = defaultPort;
   if (portText !== undefined) {
-    if (portText.length < 1 || portText.length > 5) throw new HttpError(400, `bad port in ${JSON.stringify(value)}`);
-    port = 0;
-    for (let i = 0; i < portText.length; i++) {
-      const c = portText.charCodeAt(i);
-      if (!isDigit(c)) throw new HttpError(400, `bad port in ${JSON.stringify(value)}`);
-      port = port * 10 + c - 48;
-    }
+    port = digitsValue(portText);
+    if (port < 0) throw new HttpError(400, `bad port in ${JSON.stringify(value)}`);
   }
   if (port < 1 || port > 65535) throw new HttpError(400, `port out of range in ${JSON.stringify(value)}`);
   return { host, port };
+}
+
+/** The value of 1 to 5 decimal digits; -1 for anything else. */
+function digitsValue(text: string): number {
+  if (text.length < 1 || text.length > 5) return -1;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!isDigit(c)) return -1;
+    n = n * 10 + c - 48;
+  }
+  return n;
 }
 
 /** No whitespace, '/', '?', '#' or '@' (those would change where the request goes). */

@@ -490,13 +490,11 @@ export class EventLoop {
   #wakeUp(): void {
     if (!this.#running || this.#state !== IDLE) return;
     this.#state = SCHEDULED;
-    if (current.io) {
-      // Woken by a socket event: drive once at Node's check phase, after every event of this
-      // poll phase, as asyncio runs its ready queue after select().
-      if (asyncUsed()) outsideTask(setImmediate, this.#drive);
-      else setImmediate(this.#drive);
-    } else if (asyncUsed()) outsideTask(microtask, this.#drive);
-    else microtask(this.#drive);
+    // Woken by a socket event: drive once at Node's check phase, after every event of this poll
+    // phase, as asyncio runs its ready queue after select(); otherwise in a microtask, at once.
+    const schedule: (fn: () => void) => unknown = current.io ? setImmediate : microtask;
+    if (asyncUsed()) outsideTask(schedule, this.#drive);
+    else schedule(this.#drive);
   }
 
   readonly #drive = (): void => {

@@ -17,6 +17,19 @@ import { RuntimeError } from '../tasks/errors.js';
 
 export const current: { loop: EventLoop | null; task: Task<unknown> | null; io: boolean } = { loop: null, task: null, io: false };
 
+/** Runs `fn(a, b)` as a socket event (data, EOF, drain, close, an accepted or completed
+ *  connection): a loop it wakes drives at Node's check phase, once for the whole poll phase
+ *  (event-loop.ts). */
+export function asSocketEvent<A, B>(fn: (a: A, b: B) => void, a: A, b: B): void {
+  const prev = current.io;
+  current.io = true;
+  try {
+    fn(a, b);
+  } finally {
+    current.io = prev;
+  }
+}
+
 /** Store of the async-function task whose promise chain is running. */
 export const asyncTaskContext = new AsyncLocalStorage<Task<unknown>>();
 

@@ -18,7 +18,7 @@ import { tlsModule } from './lazy.js';
 import type { EventLoop, OpenIo } from './event-loop.js';
 import { Transport, checkShutdownTimeout, makeProtocol, type Protocol } from './transport.js';
 import { Roster } from './roster.js';
-import { current } from './running.js';
+import { asSocketEvent } from './running.js';
 import { Future } from '../tasks/future.js';
 import type { CancelReason } from '../tasks/errors.js';
 
@@ -258,15 +258,7 @@ export function createServer(
     if (shutdownTimeout !== undefined) transport._tlsShutdownTimeout = shutdownTimeout;
     server._attach(transport);
   };
-  const onSocket = (socket: net.Socket): void => {
-    const prev = current.io;
-    current.io = true; // a socket event: see event-loop.ts
-    try {
-      server._accept(socket);
-    } finally {
-      current.io = prev;
-    }
-  };
+  const onSocket = (socket: net.Socket): void => asSocketEvent(accept, server, socket);
   const netServer = options.ssl
     ? tlsModule().createServer({ ...options.ssl, allowHalfOpen: true, noDelay } as tls.TlsOptions, onSocket)
     : net.createServer({ allowHalfOpen: true, noDelay }, onSocket); // the server sets TCP_NODELAY at accept
@@ -312,6 +304,10 @@ function removeStaleSocket(path: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+}
+
+function accept(server: Server, socket: net.Socket): void {
+  server._accept(socket);
 }
 
 function closeAbandonedServer(f: Future<unknown>): void {
@@ -385,13 +381,7 @@ function onConnectError(this: Pending, error: Error): void {
 }
 
 function onConnected(this: Pending): void {
-  const prev = current.io;
-  current.io = true; // a socket event: see event-loop.ts
-  try {
-    connected(this);
-  } finally {
-    current.io = prev;
-  }
+  asSocketEvent(connected, this, null);
 }
 
 function connected(socket: Pending): void {

@@ -17,7 +17,7 @@ import type { TLSSocket } from 'node:tls';
 import type { EventLoop, OpenIo } from './event-loop.js';
 import type { Server } from './server.js';
 import type { TimerHandle } from './handle.js';
-import { current } from './running.js';
+import { asSocketEvent, current } from './running.js';
 import { RuntimeError, TimeoutError } from '../tasks/errors.js';
 import { checkSeconds } from '../tasks/options.js';
 
@@ -62,29 +62,29 @@ export function makeProtocol<P>(loop: EventLoop, factory: () => P): P {
 const kTransport = Symbol('tulip.transport');
 type Owned = net.Socket & { [kTransport]?: Transport | null };
 
-function onData(this: Owned, data: Buffer): void { socketEvent(this, DATA, data); }
-function onEnd(this: Owned): void { socketEvent(this, END, null); }
-function onError(this: Owned, error: Error): void { this[kTransport]?._error(error); }
-function onClose(this: Owned): void { socketEvent(this, CLOSE, null); }
-const DATA = 0, END = 1, CLOSE = 2, DRAIN = 3;
-/** A socket event for its transport, with `current.io` set: a loop it wakes drives at Node's
- *  check phase, once for the whole poll phase (event-loop.ts). ('error' only records the error,
- *  which 'close' then reports.) */
-function socketEvent(socket: Owned, kind: number, data: Buffer | null): void {
-  const t = socket[kTransport];
-  if (t == null) return;
-  const prev = current.io;
-  current.io = true;
-  try {
-    if (kind === DATA) t._data(data!);
-    else if (kind === END) t._end();
-    else if (kind === CLOSE) t._close();
-    else t._drain();
-  } finally {
-    current.io = prev;
-  }
+// Socket events reach the transport as socket events (asSocketEvent, running.ts); 'error' only
+// records the error, which 'close' then reports.
+function onData(this: Owned, data: Buffer): void {
+  const t = this[kTransport];
+  if (t != null) asSocketEvent(dataOf, t, data);
 }
-function onDrain(this: Owned): void { socketEvent(this, DRAIN, null); }
+function onEnd(this: Owned): void {
+  const t = this[kTransport];
+  if (t != null) asSocketEvent(endOf, t, null);
+}
+function onError(this: Owned, error: Error): void { this[kTransport]?._error(error); }
+function onClose(this: Owned): void {
+  const t = this[kTransport];
+  if (t != null) asSocketEvent(closeOf, t, null);
+}
+function onDrain(this: Owned): void {
+  const t = this[kTransport];
+  if (t != null) asSocketEvent(drainOf, t, null);
+}
+function dataOf(t: Transport, data: Buffer): void { t._data(data); }
+function endOf(t: Transport): void { t._end(); }
+function closeOf(t: Transport): void { t._close(); }
+function drainOf(t: Transport): void { t._drain(); }
 function madeOf(t: Transport): void { t._made(); }
 function loseOf(t: Transport): void { t._lose(); }
 function resumeOf(p: Protocol): void { p.resumeWriting(); }
