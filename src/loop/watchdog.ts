@@ -49,7 +49,7 @@ const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const inspector = require('node:inspector');
 const { writeSync } = require('node:fs');
-const { shared, thresholdMs, stderr, culpritKey } = workerData;
+const { shared, thresholdMs, stderr, culpritKey, selfUrl } = workerData;
 const beat = new Int32Array(shared);
 let last = Atomics.load(beat, 0), since = Date.now();
 const session = new inspector.Session();
@@ -70,9 +70,10 @@ async function capture(blockedMs) {
     const { callFrames } = await paused;
     const urlOf = (f) => scripts.get(f.location.scriptId) || f.url || '?';
     // Node's own frames on top (the program was inside performance.now() or a validator when
-    // paused) are dropped: the report starts at the program's code, whichever builtin it was in.
+    // paused) are dropped, and this module's (a program spinning on \`captures\` was paused in
+    // its getter): the report starts at the program's code.
     let top = 0;
-    while (top < callFrames.length - 1 && urlOf(callFrames[top]).startsWith('node:')) top++;
+    while (top < callFrames.length - 1 && (urlOf(callFrames[top]).startsWith('node:') || urlOf(callFrames[top]) === selfUrl)) top++;
     report.stack = callFrames.slice(top).map((f) => (f.functionName || '<anonymous>') + ' (' +
       urlOf(f) + ':' + (f.location.lineNumber + 1) + ':' + ((f.location.columnNumber || 0) + 1) + ')');
     const r = await post('Runtime.evaluate', { expression: 'globalThis[Symbol.for(' + JSON.stringify(culpritKey) + ')]?.() ?? null', returnByValue: true });
@@ -132,7 +133,7 @@ export class Watchdog {
     (globalThis as Record<symbol, unknown>)[Symbol.for(CULPRIT)] ??= culprit;
     this.#worker = new (workerThreadsModule().Worker)(WORKER_SOURCE, {
       eval: true,
-      workerData: { shared, thresholdMs: threshold * 1000, stderr: options.stderr ?? true, culpritKey: CULPRIT },
+      workerData: { shared, thresholdMs: threshold * 1000, stderr: options.stderr ?? true, culpritKey: CULPRIT, selfUrl: import.meta.url },
     });
     this.#worker.unref();
     const onStall = options.onStall;

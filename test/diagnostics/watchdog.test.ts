@@ -4,6 +4,10 @@
 // the other's stall.
 import test from 'ava';
 import { performance } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { inspect } from 'node:util';
 import { EventLoop, startWatchdog, type Coroutine, type StallReport } from '../../src/index.js';
 
@@ -81,4 +85,32 @@ test.serial("a stall inside Node's own code is reported from the program's frame
   })();
   const r = await wanted;
   t.true(r.stack[0]!.startsWith('inspectingStall ('), r.stack.slice(0, 4).join('\n'));
+});
+
+test("a program spinning on the watchdog's own captures count is reported from its frame, not the getter's (child process)", async (t) => {
+  // Interpreted (--no-opt --no-sparkplug), the getter is a frame of its own and the pause lands
+  // in it about half the time: the report used to start there.
+  // A file, not `-e` with --input-type=module: the watchdog's worker inherits that flag and would
+  // read its CommonJS source as an ES module.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tulip-wd-'));
+  const file = path.join(dir, 'spin.mts'); // .mts: an ES module wherever it lies
+  fs.writeFileSync(file, `import { startWatchdog } from ${JSON.stringify(new URL('../../src/index.ts', import.meta.url).href)};
+const wd = startWatchdog({ threshold: 0.05 });
+await wd.ready;
+function spinOnCaptures(): void {
+  for (let k = 0; k < 3; k++) {
+    const seen = wd.captures, end = performance.now() + 10000;
+    while (wd.captures === seen && performance.now() < end) {}
+  }
+}
+spinOnCaptures();
+wd.stop();
+export {};
+`);
+  const r = spawnSync(process.execPath, ['--no-opt', '--no-sparkplug', '--import=tsx', file], { encoding: 'utf8', timeout: 60_000 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  t.is(r.status, 0, r.stderr);
+  const firstFrames = [...r.stderr.matchAll(/main thread blocked for [\d.]+ s\n {4}at (\S+)/g)].map((m) => m[1]);
+  t.true(firstFrames.length >= 3, r.stderr);
+  for (const f of firstFrames) t.is(f, 'spinOnCaptures');
 });
