@@ -44,11 +44,14 @@ export interface WatchdogOptions {
 
 const CULPRIT = 'tulip.watchdog.culprit';
 
-// The worker: plain CommonJS, compiled from this string, so it needs no build step of its own.
+// The worker: compiled from this string, so it needs no build step of its own. It loads its
+// modules with import(), so the string runs as CommonJS or as an ES module (a program started
+// with --input-type=module passes that flag on to its workers).
 const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const inspector = require('node:inspector');
-const { writeSync } = require('node:fs');
+(async () => {
+const { workerData, parentPort } = await import('node:worker_threads');
+const inspector = await import('node:inspector');
+const { writeSync } = await import('node:fs');
 const { shared, thresholdMs, stderr, culpritKey, selfUrl } = workerData;
 const beat = new Int32Array(shared);
 let last = Atomics.load(beat, 0), since = Date.now();
@@ -112,6 +115,7 @@ setInterval(() => {
     captures.push(capture(now - since).finally(() => { capturing = false; }));
   }
 }, Math.max(1, Math.floor(thresholdMs / 4)));
+})();
 `;
 
 /** A running watchdog. Project only. */

@@ -21,8 +21,11 @@ import { RuntimeError } from './errors.js';
 // that cannot be cloned back is replaced by a TypeError that says so (a failed postMessage
 // would otherwise leave the job unanswered). \`__name\` is esbuild's helper for function
 // names, which tsx and esbuild-built code put into function sources; it is a no-op here.
+// The source loads its modules with import(), which a worker compiles either way: as CommonJS,
+// or as an ES module when the program runs under --input-type=module (workers inherit it).
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+(async () => {
+const { parentPort } = await import('node:worker_threads');
 globalThis.__name ??= (f) => f;
 const cache = new Map();
 const send = (msg, what) => {
@@ -41,7 +44,8 @@ parentPort.on('message', async ({ id, source, args }) => {
   } catch (error) {
     send({ id, ok: false, error }, 'error it raised');
   }
-});`;
+});
+})();`;
 
 interface Job { id: number; source: string; args: unknown[]; fut: Future<unknown> }
 

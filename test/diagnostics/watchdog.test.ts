@@ -90,8 +90,6 @@ test.serial("a stall inside Node's own code is reported from the program's frame
 test("a program spinning on the watchdog's own captures count is reported from its frame, not the getter's (child process)", async (t) => {
   // Interpreted (--no-opt --no-sparkplug), the getter is a frame of its own and the pause lands
   // in it about half the time: the report used to start there.
-  // A file, not `-e` with --input-type=module: the watchdog's worker inherits that flag and would
-  // read its CommonJS source as an ES module.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tulip-wd-'));
   const file = path.join(dir, 'spin.mts'); // .mts: an ES module wherever it lies
   fs.writeFileSync(file, `import { startWatchdog } from ${JSON.stringify(new URL('../../src/index.ts', import.meta.url).href)};

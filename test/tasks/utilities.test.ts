@@ -512,6 +512,27 @@ test('toThread fails, never hangs, when the work cannot cross or its thread dies
   t.deepEqual(outcomes[4], ['ok', 42]);
 });
 
+test('toThread and the watchdog work in a program run as `-e` under --input-type=module (child)', async (t) => {
+  // Workers inherit --input-type=module, so their sources must not assume CommonJS.
+  const code = `
+    import { run, toThread, startWatchdog } from './src/index.ts';
+    console.log('sum', await run(function* () { return yield* toThread((a, b) => a + b, 2, 3); }));
+    const wd = startWatchdog({ threshold: 0.05, stderr: false });
+    await wd.ready;
+    const end = performance.now() + 20000;
+    while (wd.captures === 0 && performance.now() < end) {}
+    console.log('captures', wd.captures);
+    wd.stop();`;
+  const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d; });
+  child.stderr.on('data', (d: Buffer) => { err += d; });
+  const status = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  t.is(status, 0, err);
+  t.is(out, 'sum 5\ncaptures 1\n', err);
+});
+
 test('run(): resolves to main\'s result, cancels leftover tasks and closes the loop', async (t) => {
   let leftover: Future<unknown> | null = null;
   const order: string[] = [];
