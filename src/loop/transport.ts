@@ -64,27 +64,17 @@ type Owned = net.Socket & { [kTransport]?: Transport | null };
 
 // Socket events reach the transport as socket events (asSocketEvent, running.ts); 'error' only
 // records the error, which 'close' then reports.
-function onData(this: Owned, data: Buffer): void {
-  const t = this[kTransport];
-  if (t != null) asSocketEvent(dataOf, t, data);
+function socketListener<A>(handle: (t: Transport, arg: A) => void): (this: Owned, arg: A) => void {
+  return function (this: Owned, arg: A): void {
+    const t = this[kTransport];
+    if (t != null) asSocketEvent(handle, t, arg);
+  };
 }
-function onEnd(this: Owned): void {
-  const t = this[kTransport];
-  if (t != null) asSocketEvent(endOf, t, null);
-}
+const onData = socketListener((t, data: Buffer) => t._data(data));
+const onEnd = socketListener((t) => t._end());
+const onClose = socketListener((t) => t._close());
+const onDrain = socketListener((t) => t._drain());
 function onError(this: Owned, error: Error): void { this[kTransport]?._error(error); }
-function onClose(this: Owned): void {
-  const t = this[kTransport];
-  if (t != null) asSocketEvent(closeOf, t, null);
-}
-function onDrain(this: Owned): void {
-  const t = this[kTransport];
-  if (t != null) asSocketEvent(drainOf, t, null);
-}
-function dataOf(t: Transport, data: Buffer): void { t._data(data); }
-function endOf(t: Transport): void { t._end(); }
-function closeOf(t: Transport): void { t._close(); }
-function drainOf(t: Transport): void { t._drain(); }
 function madeOf(t: Transport): void { t._made(); }
 function loseOf(t: Transport): void { t._lose(); }
 function resumeOf(p: Protocol): void { p.resumeWriting(); }
@@ -105,9 +95,9 @@ function destroyOnFinish(this: net.Socket): void {
 // read, reads again at once: more data is coming in this same event-loop turn. From a full read
 // until Node's check phase (one setImmediate, queued after the loop's drive, which runs there
 // too: see event-loop.ts), writes cork their socket, and the check phase uncorks them all, so a
-// 100 KiB message relayed or echoed leaves in one writev instead of a write per read (uvloop holds every write until its check handle; doing that for small
-// messages too cost a setImmediate per turn and was slower at 10 KiB). Otherwise a write goes
-// to the socket at once.
+// 100 KiB message relayed or echoed leaves in one writev instead of a write per read (uvloop
+// holds every write until its check handle; doing that for small messages too cost a
+// setImmediate per turn and was slower at 10 KiB). Otherwise a write goes to the socket at once.
 const READ_SIZE = 64 * 1024;
 let burst = false;
 let flushQueue: Transport[] = [];

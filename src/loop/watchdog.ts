@@ -75,8 +75,9 @@ async function capture(blockedMs) {
     // Node's own frames on top (the program was inside performance.now() or a validator when
     // paused) are dropped, and this module's (a program spinning on \`captures\` was paused in
     // its getter): the report starts at the program's code.
+    const skipped = (u) => u.startsWith('node:') || u === selfUrl;
     let top = 0;
-    while (top < callFrames.length - 1 && (urlOf(callFrames[top]).startsWith('node:') || urlOf(callFrames[top]) === selfUrl)) top++;
+    while (top < callFrames.length - 1 && skipped(urlOf(callFrames[top]))) top++;
     report.stack = callFrames.slice(top).map((f) => (f.functionName || '<anonymous>') + ' (' +
       urlOf(f) + ':' + (f.location.lineNumber + 1) + ':' + ((f.location.columnNumber || 0) + 1) + ')');
     const r = await post('Runtime.evaluate', { expression: 'globalThis[Symbol.for(' + JSON.stringify(culpritKey) + ')]?.() ?? null', returnByValue: true });

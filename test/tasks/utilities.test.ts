@@ -523,7 +523,7 @@ test('toThread and the watchdog work in a program run as `-e` under --input-type
     while (wd.captures === 0 && performance.now() < end) {}
     console.log('captures', wd.captures);
     wd.stop();`;
-  const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => { out += d; });
