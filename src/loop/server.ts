@@ -16,7 +16,10 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { tlsModule } from './lazy.js';
 import type { EventLoop, OpenIo } from './event-loop.js';
-import { Transport, checkShutdownTimeout, makeProtocol, type Protocol } from './transport.js';
+import { checkShutdownTimeout, makeProtocol, type Protocol, type Transport } from './transport.js';
+import { SocketTransport } from './socket-transport.js';
+import { TcpTransport } from './tcp-transport.js';
+import { isTcpHandle, tcpBinding, uvError, type ConnectReq, type TcpHandle } from './tcp-handle.js';
 import { Roster } from './roster.js';
 import { asSocketEvent } from './running.js';
 import { Future } from '../tasks/future.js';
@@ -52,8 +55,8 @@ export class Server {
   #serving = false;
   #closed = false;
   /** Connections accepted before startServing() (startServing: false), handed over then. */
-  #held: net.Socket[] = [];
-  readonly #dispatch: (socket: net.Socket) => void;
+  #held: Incoming[] = [];
+  readonly #dispatch: (conn: Incoming) => void;
   /** Open connections (a Roster, not a Set: see roster.ts). */
   readonly #transports = new Roster<Transport>();
   #closedWaiters: Future<void>[] = [];
@@ -64,24 +67,30 @@ export class Server {
   _ioNext: OpenIo | null = null;
 
   /** @internal */
-  constructor(loop: EventLoop, netServer: net.Server, dispatch: (socket: net.Socket) => void) {
+  constructor(loop: EventLoop, netServer: net.Server, dispatch: (conn: Incoming) => void) {
     this.#loop = loop;
     this.#net = netServer;
     this.#dispatch = dispatch;
   }
 
   /** @internal A connection was accepted: served now, or held until startServing(). */
-  _accept(socket: net.Socket): void {
+  _accept(conn: Incoming): void {
     if (this.#serving) {
-      this.#dispatch(socket);
+      this.#dispatch(conn);
       return;
     }
     if (this.#closed) {
-      socket.destroy();
+      discard(conn);
       return;
     }
-    socket.on('error', ignoreHeldError); // a peer that resets while held must not crash the process
-    this.#held.push(socket);
+    // A peer that resets while held must not crash the process (a handle is not read: no error).
+    if (conn instanceof net.Socket) conn.on('error', ignoreHeldError);
+    this.#held.push(conn);
+  }
+
+  /** @internal accept(2) failed (out of descriptors, say): reported; the server goes on. */
+  _acceptFailed(error: Error): void {
+    this.#loop.callExceptionHandler({ message: 'accept() failed', exception: error, server: this });
   }
 
   /** @internal */
@@ -117,10 +126,12 @@ export class Server {
     this.#serving = true;
     const held = this.#held;
     this.#held = [];
-    for (const socket of held) {
-      socket.off('error', ignoreHeldError);
-      if (socket.destroyed) continue; // reset while it waited: nothing to serve
-      this.#dispatch(socket);
+    for (const conn of held) {
+      if (conn instanceof net.Socket) {
+        conn.off('error', ignoreHeldError);
+        if (conn.destroyed) continue; // reset while it waited: nothing to serve
+      }
+      this.#dispatch(conn);
     }
   }
 
@@ -175,7 +186,7 @@ export class Server {
     this.#closed = true;
     this.#open = false;
     this.#serving = false;
-    for (const socket of this.#held.splice(0)) socket.destroy(); // never served
+    for (const conn of this.#held.splice(0)) discard(conn); // never served
     this.#net.close(() => this.#maybeWake());
     if (this.#forever !== null && !this.#forever.done()) this.#forever._finish(undefined);
   }
@@ -245,16 +256,16 @@ export function createServer(
   const noDelay = options.noDelay ?? where.path === undefined;
   const shutdownTimeout = sslShutdownTimeout(options);
   let server: Server;
-  const serve = (socket: net.Socket): void => {
+  const serve = (conn: Incoming): void => {
     let protocol: Protocol;
     try {
       protocol = makeProtocol(loop, protocolFactory);
     } catch (error) { // asyncio reports this in debug mode only; a silent drop hides a bug
       loop.callExceptionHandler({ message: 'Error on transport creation for incoming connection', exception: error });
-      socket.destroy();
+      discard(conn);
       return;
     }
-    const transport = new Transport(loop, socket, protocol);
+    const transport = conn instanceof net.Socket ? new SocketTransport(loop, conn, protocol) : new TcpTransport(loop, conn, protocol);
     if (shutdownTimeout !== undefined) transport._tlsShutdownTimeout = shutdownTimeout;
     server._attach(transport);
   };
@@ -273,6 +284,7 @@ export function createServer(
       server.close();
       return;
     }
+    if (!options.ssl && where.path === undefined) takeAccepts(netServer, server, noDelay);
     server._markOpen();
     if (options.startServing !== false) server._markServing();
     fut._finish(server);
@@ -286,6 +298,39 @@ export function createServer(
 }
 
 function ignoreHeldError(): void {}
+
+/** An accepted connection: a net.Socket, or the TCP handle itself (see takeAccepts). */
+type Incoming = net.Socket | TcpHandle;
+
+function discard(conn: Incoming): void {
+  if (conn instanceof net.Socket) conn.destroy();
+  else conn.close();
+}
+
+const kServer = Symbol('tulip.server');
+type Listening = TcpHandle & { [kServer]?: { server: Server; noDelay: boolean } };
+
+/** A plain TCP server takes its accepted connections as handles (TcpTransport) where Node's
+ *  TCP handle is usable (tcp-handle.ts): the listening handle's onconnection, which net.Server
+ *  set to make a net.Socket, is replaced before the first connection can come (the 'listening'
+ *  event runs before the next poll). net.Server keeps the rest: binding, address(), close(). */
+function takeAccepts(netServer: net.Server, server: Server, noDelay: boolean): void {
+  if (tcpBinding() === null) return;
+  const h = (netServer as unknown as { _handle?: unknown })._handle;
+  if (!isTcpHandle(h) || typeof h.onconnection !== 'function') return; // a cluster worker's, say
+  (h as Listening)[kServer] = { server, noDelay };
+  h.onconnection = onTcpConnection;
+}
+
+function onTcpConnection(this: Listening, status: number, client: TcpHandle | undefined): void {
+  const { server, noDelay } = this[kServer]!;
+  if (status !== 0 || client === undefined) {
+    server._acceptFailed(uvError(status, 'accept'));
+    return;
+  }
+  if (noDelay) client.setNoDelay(true);
+  asSocketEvent(accept, server, client);
+}
 
 /** asyncio's ssl_shutdown_timeout, checked where it is passed (undefined: the transport's 30 s). */
 function sslShutdownTimeout(options: { ssl?: unknown; sslShutdownTimeout?: number }): number | undefined {
@@ -306,8 +351,8 @@ function removeStaleSocket(path: string): void {
   }
 }
 
-function accept(server: Server, socket: net.Socket): void {
-  server._accept(socket);
+function accept(server: Server, conn: Incoming): void {
+  server._accept(conn);
 }
 
 function closeAbandonedServer(f: Future<unknown>): void {
@@ -319,7 +364,9 @@ function closeAbandonedServer(f: Future<unknown>): void {
  *  closures. Cancelling it destroys the socket. `made` turns the transport and protocol into
  *  the result (openConnection makes its reader and writer there). */
 export class Connecting<P extends Protocol, R> extends Future<R> {
-  /** @internal */ declare readonly _socket: net.Socket;
+  /** @internal the socket being connected, or (plain TCP, see connectHandle) the handle */
+  declare readonly _socket: net.Socket | null;
+  /** @internal */ declare readonly _handle: TcpHandle | null;
   /** @internal */ declare readonly _factory: () => P;
   /** @internal */ declare readonly _made: (transport: Transport, protocol: P) => R;
   /** @internal */ declare readonly _setNoDelay: boolean;
@@ -333,9 +380,10 @@ export class Connecting<P extends Protocol, R> extends Future<R> {
   /** @internal */ declare _ioLinked: boolean;
 
   // Fields assigned here, not by initializers: see Future.
-  constructor(loop: EventLoop, socket: net.Socket, factory: () => P, made: (transport: Transport, protocol: P) => R, setNoDelay: boolean) {
+  constructor(loop: EventLoop, socket: net.Socket | null, handle: TcpHandle | null, factory: () => P, made: (transport: Transport, protocol: P) => R, setNoDelay: boolean) {
     super(loop);
     this._socket = socket;
+    this._handle = handle;
     this._factory = factory;
     this._made = made;
     this._setNoDelay = setNoDelay;
@@ -349,8 +397,13 @@ export class Connecting<P extends Protocol, R> extends Future<R> {
   override cancel(msg?: string, reason?: CancelReason): boolean {
     if (!super.cancel(msg, reason)) return false;
     this._connectEnded();
-    this._socket.destroy();
+    this.#drop();
     return true;
+  }
+
+  #drop(): void {
+    if (this._socket !== null) this._socket.destroy();
+    else this._handle!.close();
   }
 
   /** @internal The connect succeeded, failed or was given up: no longer the loop's to end. */
@@ -362,7 +415,7 @@ export class Connecting<P extends Protocol, R> extends Future<R> {
 
   /** @internal The loop closed while connecting: the attempt is aborted. */
   _abandon(): void {
-    this._socket.destroy();
+    this.#drop();
   }
 }
 
@@ -403,8 +456,59 @@ function connected(socket: Pending): void {
     socket.destroy();
     return;
   }
-  const transport = c._transport = new Transport(c.getLoop(), socket, protocol);
+  const transport = c._transport = new SocketTransport(c.getLoop(), socket, protocol);
   if (c._shutdownTimeout !== undefined) transport._tlsShutdownTimeout = c._shutdownTimeout;
+  c._onAbandon = closeAbandoned;
+  c._finish(c._made(transport, protocol));
+}
+
+/** Plain TCP to an IP address, on the TCP handle itself (TcpTransport; see tcp-handle.ts): no
+ *  net.Socket is made. A host name goes through net.connect, for its lookup and its happy eyeballs. */
+function connectHandle<P extends Protocol, R>(
+  loop: EventLoop, factory: () => P, made: (transport: Transport, protocol: P) => R,
+  host: string, port: number, family: number, noDelay: boolean,
+): Future<R> {
+  const b = tcpBinding()!;
+  const h = new b.TCP(b.SOCKET);
+  const c = new Connecting<P, R>(loop, null, h, factory, made, noDelay);
+  const req = new b.TCPConnectWrap();
+  req.oncomplete = afterHandleConnect;
+  req.address = host;
+  req.port = port;
+  req.owner = c;
+  const err = family === 6 ? h.connect6(req, host, port) : h.connect(req, host, port);
+  if (err !== 0) {
+    c._connectEnded();
+    h.close();
+    c._fail(uvError(err, 'connect', host, port));
+  }
+  return c;
+}
+
+function afterHandleConnect(this: ConnectReq, status: number): void {
+  asSocketEvent(handleConnected, this, status);
+}
+
+function handleConnected(req: ConnectReq, status: number): void {
+  const c = req.owner as Connecting<Protocol, unknown>;
+  c._connectEnded();
+  if (c.done()) return; // cancelled while connecting (cancel() closed the handle)
+  const h = c._handle!;
+  if (status !== 0) {
+    h.close();
+    c._fail(uvError(status, 'connect', req.address, req.port));
+    return;
+  }
+  if (c._setNoDelay) h.setNoDelay(true);
+  let protocol: Protocol;
+  try {
+    protocol = makeProtocol(c.getLoop(), c._factory);
+  } catch (error) { // create_connection raises what the factory raised
+    c._fail(error);
+    h.close();
+    return;
+  }
+  const transport = c._transport = new TcpTransport(c.getLoop(), h, protocol);
   c._onAbandon = closeAbandoned;
   c._finish(c._made(transport, protocol));
 }
@@ -452,13 +556,18 @@ export function createConnection<P extends Protocol, R>(
   } else if (where.path !== undefined) {
     socket = net.connect({ path: where.path, allowHalfOpen: true });
   } else {
+    const family = net.isIP(where.host ?? '');
+    const port = where.port;
+    if (family !== 0 && options.localAddr === undefined && Number.isInteger(port) && port! > 0 && port! < 65536 && tcpBinding() !== null) {
+      return connectHandle(loop, protocolFactory, made, where.host!, port!, family, options.noDelay ?? true);
+    }
     socket = net.connect({
       host: where.host, port: where.port!, allowHalfOpen: true, noDelay: options.noDelay ?? true,
       localAddress: options.localAddr?.[0], localPort: options.localAddr?.[1],
     });
   }
   const setNoDelay = !!options.ssl && (options.noDelay ?? where.path === undefined);
-  const fut = new Connecting<P, R>(loop, socket, protocolFactory, made, setNoDelay);
+  const fut = new Connecting<P, R>(loop, socket, null, protocolFactory, made, setNoDelay);
   fut._shutdownTimeout = shutdownTimeout;
   (socket as Pending)[kConnecting] = fut as unknown as Connecting<Protocol, unknown>;
   socket.on('error', onConnectError);

@@ -14,7 +14,8 @@
 import type tls from 'node:tls';
 import { tlsModule } from './lazy.js';
 import type { EventLoop } from './event-loop.js';
-import { Transport, checkShutdownTimeout, type Protocol } from './transport.js';
+import { checkShutdownTimeout, type Protocol, type Transport } from './transport.js';
+import { SocketTransport } from './socket-transport.js';
 import { Future } from '../tasks/future.js';
 import { RuntimeError, TimeoutError } from '../tasks/errors.js';
 
@@ -77,7 +78,7 @@ export function startTls(loop: EventLoop, transport: Transport, protocol: Protoc
       secure.destroy();
       return;
     }
-    const next = new Transport(loop, secure, protocol, false);
+    const next = new SocketTransport(loop, secure, protocol, false);
     next._tlsShutdownTimeout = sslShutdownTimeout;
     server?._replace(transport, next);
     out._finish(next);

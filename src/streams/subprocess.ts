@@ -1,6 +1,6 @@
 // Subprocesses with piped streams: asyncio's create_subprocess_exec / _shell and Process.
 //
-// Node's child pipes are net.Sockets, so each PIPE gets the same Transport and
+// Node's child pipes are net.Sockets, so each PIPE gets a SocketTransport and
 // StreamReaderProtocol as a TCP connection: stdout/stderr are StreamReaders with the same
 // limits and pausing, stdin a StreamWriter with drain(). STDOUT for stderr feeds stderr's
 // chunks into the stdout reader as they arrive (Node cannot hand the child one pipe for both),
@@ -14,7 +14,8 @@ import { constants } from 'node:os';
 import type net from 'node:net';
 import type { EventLoop, OpenIo } from '../loop/event-loop.js';
 import { getEventLoop } from '../loop/running.js';
-import { Protocol, Transport } from '../loop/transport.js';
+import { Protocol } from '../loop/transport.js';
+import { SocketTransport } from '../loop/socket-transport.js';
 import { Future } from '../tasks/future.js';
 import { ownedTask } from '../tasks/task.js';
 import type { Coroutine } from '../tasks/coroutine.js';
@@ -89,7 +90,7 @@ export class Process {
     let stdin: StreamWriter | null = null, stdout: StreamReader | null = null, stderr: StreamReader | null = null;
     if (child.stdin !== null) {
       const proto = new StreamReaderProtocol(loop, new StreamReader(limit));
-      const t = new Transport(loop, child.stdin as unknown as net.Socket, proto);
+      const t = new SocketTransport(loop, child.stdin as unknown as net.Socket, proto);
       proto.connectionMade(t);
       stdin = proto.writer;
     }
@@ -97,19 +98,19 @@ export class Process {
       stdout = new StreamReader(limit);
       if (options.stderr === STDOUT && child.stderr !== null) {
         const merge = new MergeProtocol(stdout);
-        stdout._setTransport(new Transport(loop, child.stdout as unknown as net.Socket, merge));
-        new Transport(loop, child.stderr as unknown as net.Socket, merge);
+        stdout._setTransport(new SocketTransport(loop, child.stdout as unknown as net.Socket, merge));
+        new SocketTransport(loop, child.stderr as unknown as net.Socket, merge);
       } else {
         const proto = new StreamReaderProtocol(loop, stdout);
         proto._closeOnEof = true;
-        proto.connectionMade(new Transport(loop, child.stdout as unknown as net.Socket, proto));
+        proto.connectionMade(new SocketTransport(loop, child.stdout as unknown as net.Socket, proto));
       }
     }
     if (child.stderr !== null && options.stderr !== STDOUT) {
       stderr = new StreamReader(limit);
       const proto = new StreamReaderProtocol(loop, stderr);
       proto._closeOnEof = true;
-      proto.connectionMade(new Transport(loop, child.stderr as unknown as net.Socket, proto));
+      proto.connectionMade(new SocketTransport(loop, child.stderr as unknown as net.Socket, proto));
     }
     this.stdin = stdin;
     this.stdout = stdout;

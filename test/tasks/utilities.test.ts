@@ -8,6 +8,7 @@ import {
   ALL_COMPLETED, isCancellation, type Coroutine, type Future, type TaskGroup,
 } from '../../src/index.js';
 import { runVirtual } from '../helpers/run-virtual.js';
+import { runModule } from '../helpers/child.js';
 
 function* catching<T>(body: Coroutine<T>): Coroutine<unknown> {
   try { return yield* body; } catch (e) { return e; }
@@ -523,12 +524,7 @@ test('toThread and the watchdog work in a program run as `-e` under --input-type
     while (wd.captures === 0 && performance.now() < end) {}
     console.log('captures', wd.captures);
     wd.stop();`;
-  const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d; });
-  child.stderr.on('data', (d: Buffer) => { err += d; });
-  const status = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const { status, out, err } = await runModule(code);
   t.is(status, 0, err);
   t.is(out, 'sum 5\ncaptures 1\n', err);
 });
