@@ -69,10 +69,16 @@ export class TcpSocketInfo {
   get localAddress(): string | undefined { return (this.#t.getExtraInfo('sockname') as Address | undefined)?.address; }
   get localPort(): number | undefined { return (this.#t.getExtraInfo('sockname') as Address | undefined)?.port; }
   get localFamily(): string | undefined { return (this.#t.getExtraInfo('sockname') as Address | undefined)?.family; }
-  /** TCP_NODELAY (on by default, as asyncio). */
-  setNoDelay(on = true): this { this.#t._handle().setNoDelay(on); return this; }
+  /** TCP_NODELAY (on by default, as asyncio). A no-op once closed, as net.Socket's. */
+  setNoDelay(on = true): this {
+    if (!this.#t._destroyed()) this.#t._handle().setNoDelay(on);
+    return this;
+  }
   /** SO_KEEPALIVE, with the idle time before the first probe in milliseconds (net.Socket's unit). */
-  setKeepAlive(on = false, initialDelay = 0): this { this.#t._handle().setKeepAlive(on, Math.floor(initialDelay / 1000)); return this; }
+  setKeepAlive(on = false, initialDelay = 0): this {
+    if (!this.#t._destroyed()) this.#t._handle().setKeepAlive(on, Math.floor(initialDelay / 1000));
+    return this;
+  }
 }
 
 /** The Transport over a TCP handle (plain TCP where Node exposes the handle). */

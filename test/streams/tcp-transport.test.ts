@@ -47,6 +47,7 @@ test('plain TCP runs on the TCP handle: getExtraInfo(\'socket\') is a view of ad
     w.close();
     yield* w.waitClosed();
     t.true(s.destroyed);
+    t.is(s.setNoDelay(true), s, 'options on a closed connection are a no-op');
     t.is(s.remotePort, port, 'addresses read before the close stay known');
     server.close();
     yield* server.waitClosed();
