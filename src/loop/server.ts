@@ -9,7 +9,8 @@
 // listens in one step, so a server made with startServing: false is listening already (its
 // address known, a bind error raised at creation, as asyncio's); the connections it accepts
 // wait, unread by any protocol, until startServing(), and close() drops them (asyncio, bound but
-// not listening yet, refuses them).
+// not listening yet, refuses them). Plain TCP, accepted or connected to an IP address, runs on
+// Node's TCP handle (TcpTransport, see takeAccepts and connectHandle); the rest on net.Socket.
 
 import fs from 'node:fs';
 import net from 'node:net';
