@@ -282,7 +282,10 @@ export class TcpTransport extends Transport {
 
   /** asyncio: `Transport.get_write_buffer_size`. Bytes libuv has not sent yet, and those held. */
   getWriteBufferSize(): number {
-    return this.#destroyed ? 0 : this.#h.writeQueueSize + this.#heldBytes;
+    // writeQueueSize is a call into the handle; with no write pending in libuv it is 0, and that
+    // is every write() on the hot path that went out at once.
+    if (this.#destroyed) return 0;
+    return this.#pending === 0 ? this.#heldBytes : this.#h.writeQueueSize + this.#heldBytes;
   }
 
   /** asyncio: `Transport.get_extra_info`: peername, sockname, socket (a TcpSocketInfo). */
