@@ -131,14 +131,16 @@ test('a protocol\'s transport: writes after writeEof are refused; both EOFs end 
   t.deepEqual(events, ['data AB', 'eof', 'lost null']);
 });
 
-test('TULIP_NET=socket: plain TCP on net.Socket instead (child process)', async (t) => {
+/** An echo round trip in a child process with `env`: the line echoed, and whether the
+ *  connection's getExtraInfo('socket') is a net.Socket. */
+async function childRoundTrip(env: NodeJS.ProcessEnv): Promise<{ status: number | null; out: string; err: string }> {
   const code = `
     import net from 'node:net';
     import { run, startServer, openConnection } from './src/index.ts';
     console.log(await run(function* () {
       const server = yield* startServer(function* (r, w) { w.write(yield* r.readLine()); w.close(); }, '127.0.0.1', 0);
       const [r, w] = yield* openConnection('127.0.0.1', server.sockets[0].port);
-      w.write('over net.Socket\\n');
+      w.write('echo\\n');
       const line = (yield* r.readLine()).toString().trim();
       const isSocket = w.getExtraInfo('socket') instanceof net.Socket;
       w.close();
@@ -146,7 +148,19 @@ test('TULIP_NET=socket: plain TCP on net.Socket instead (child process)', async 
       yield* server.waitClosed();
       return line + ' ' + isSocket;
     }));`;
-  const { status, out, err } = await runModule(code, { ...process.env, TULIP_NET: 'socket' });
+  return runModule(code, { ...process.env, ...env });
+}
+
+test('under --pending-deprecation plain TCP stays on net.Socket, and nothing warns (child process)', async (t) => {
+  // process.binding() warns there (DEP0111), so Tulip does not touch it.
+  const { status, out, err } = await childRoundTrip({ NODE_PENDING_DEPRECATION: '1' });
   t.is(status, 0, err);
-  t.is(out.trim(), 'over net.Socket true');
+  t.is(out.trim(), 'echo true');
+  t.notRegex(err, /DEP0111|process\.binding/);
+});
+
+test('TULIP_NET=socket: plain TCP on net.Socket instead (child process)', async (t) => {
+  const { status, out, err } = await childRoundTrip({ TULIP_NET: 'socket' });
+  t.is(status, 0, err);
+  t.is(out.trim(), 'echo true');
 });
