@@ -316,7 +316,6 @@ type Listening = TcpHandle & { [kServer]?: { server: Server; noDelay: boolean } 
  *  set to make a net.Socket, is replaced before the first connection can come (the 'listening'
  *  event runs before the next poll). net.Server keeps the rest: binding, address(), close(). */
 function takeAccepts(netServer: net.Server, server: Server, noDelay: boolean): void {
-  if (tcpBinding() === null) return;
   const h = (netServer as unknown as { _handle?: unknown })._handle;
   if (!isTcpHandle(h) || typeof h.onconnection !== 'function') return; // a cluster worker's, say
   (h as Listening)[kServer] = { server, noDelay };
@@ -418,6 +417,26 @@ export class Connecting<P extends Protocol, R> extends Future<R> {
   _abandon(): void {
     this.#drop();
   }
+
+  /** @internal Connected: the protocol is made, then the transport over the socket or handle,
+   *  and the result. A failing factory fails the connect (create_connection raises it). */
+  _connected(): void {
+    const loop = this.getLoop();
+    let protocol: P;
+    try {
+      protocol = makeProtocol(loop, this._factory);
+    } catch (error) {
+      this._fail(error);
+      this.#drop();
+      return;
+    }
+    const transport = this._transport = this._socket !== null
+      ? new SocketTransport(loop, this._socket, protocol)
+      : new TcpTransport(loop, this._handle!, protocol);
+    if (this._shutdownTimeout !== undefined) transport._tlsShutdownTimeout = this._shutdownTimeout;
+    this._onAbandon = closeAbandoned;
+    this._finish(this._made(transport, protocol));
+  }
 }
 
 const kConnecting = Symbol('tulip.connecting');
@@ -449,18 +468,7 @@ function connected(socket: Pending): void {
     return;
   }
   if (c._setNoDelay) socket.setNoDelay(true); // net.connect takes noDelay, tls.connect ignores it
-  let protocol: Protocol;
-  try {
-    protocol = makeProtocol(c.getLoop(), c._factory);
-  } catch (error) { // create_connection raises what the factory raised
-    c._fail(error);
-    socket.destroy();
-    return;
-  }
-  const transport = c._transport = new SocketTransport(c.getLoop(), socket, protocol);
-  if (c._shutdownTimeout !== undefined) transport._tlsShutdownTimeout = c._shutdownTimeout;
-  c._onAbandon = closeAbandoned;
-  c._finish(c._made(transport, protocol));
+  c._connected();
 }
 
 /** Plain TCP to an IP address, on the TCP handle itself (TcpTransport; see tcp-handle.ts): no
@@ -501,17 +509,7 @@ function handleConnected(req: ConnectReq, status: number): void {
     return;
   }
   if (c._setNoDelay) h.setNoDelay(true);
-  let protocol: Protocol;
-  try {
-    protocol = makeProtocol(c.getLoop(), c._factory);
-  } catch (error) { // create_connection raises what the factory raised
-    c._fail(error);
-    h.close();
-    return;
-  }
-  const transport = c._transport = new TcpTransport(c.getLoop(), h, protocol);
-  c._onAbandon = closeAbandoned;
-  c._finish(c._made(transport, protocol));
+  c._connected();
 }
 
 /** The task waiting for the connection was cancelled before it resumed: nobody else will close it. */

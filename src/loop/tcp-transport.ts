@@ -156,11 +156,7 @@ export class TcpTransport extends Transport {
 
   /** Both sides sent their EOF and nothing is pending: the connection is over. */
   #closeIfDone(): void {
-    if (this.#shut === 2 && this.#peerEof && this.#pending === 0 && !this.#destroyed) {
-      this._markClosing();
-      this._closing = true;
-      this._destroy();
-    }
+    if (this.#shut === 2 && this.#peerEof && this.#pending === 0 && !this.#destroyed) this.abort(); // nothing left to drop
   }
 
   /** @internal */

@@ -187,11 +187,8 @@ export abstract class Transport {
   /** @internal The connection is gone: untracked, and connectionLost scheduled. */
   _close(): void {
     if (this._lost) return;
-    this._lost = true;
-    this._closing = true;
     this._gone();
-    this._loop._ioRemove(this);
-    if (this.#countedClosing) this._loop._ioClosing--;
+    this._handOver();
     this._server?._lost(this);
     if (this._loop.isClosed()) return;
     this._loop.callSoon(loseOf, this);
@@ -200,7 +197,8 @@ export abstract class Transport {
   /** @internal Called as the connection is gone (a TLS close cancels its timer). */
   protected _gone(): void {}
 
-  /** @internal Untracks a transport whose connection another one takes over (startTls). */
+  /** @internal Untracks the transport: its connection is gone, or another transport takes it
+   *  over (startTls). */
   protected _handOver(): void {
     if (this._lost) return;
     this._lost = true;
