@@ -100,6 +100,7 @@ setInterval(() => {
   const now = Date.now();
   if (b !== last) {
     last = b;
+    Atomics.add(beat, 3, 1);
     if (captures.length > 0) {
       const done = captures, duration = (now - since) / 1000;
       captures = [];
@@ -133,7 +134,7 @@ export class Watchdog {
     const threshold = options.threshold ?? 0.5;
     if (!(threshold > 0)) throw new RangeError(`threshold must be seconds > 0, got ${threshold}`);
     this.threshold = threshold;
-    const shared = new SharedArrayBuffer(12); // [heartbeat, captures done, captures started]
+    const shared = new SharedArrayBuffer(16); // [heartbeat, captures done, captures started, turns seen]
     this.#beat = new Int32Array(shared);
     (globalThis as Record<symbol, unknown>)[Symbol.for(CULPRIT)] ??= culprit;
     this.#worker = new (workerThreadsModule().Worker)(WORKER_SOURCE, {
@@ -172,6 +173,13 @@ export class Watchdog {
    *  that stall on purpose wait for that, not for one already under way). */
   get _capturesStarted(): number {
     return Atomics.load(this.#beat, 2);
+  }
+
+  /** @internal Turns of the main thread the watchdog thread has seen (heartbeats). A stall
+   *  starts at the last one: a test that stalls on purpose waits for one first, or its stall
+   *  would continue an earlier one, sampled at that stall's doubling intervals. */
+  get _turnsSeen(): number {
+    return Atomics.load(this.#beat, 3);
   }
 
   /** Stops watching; the worker thread exits. */
